@@ -1,0 +1,35 @@
+# The course's task runner. Every target creates .venv when it is missing and reuses it otherwise.
+#   make lab     install everything and open the course in JupyterLab
+#   make test    install everything and run the whole test suite (unit tests + every notebook)
+#   make bench   run every notebook in a fresh kernel (quick profile) and print a timing table
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WORKERS ?= auto
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: install lab test bench clean
+
+install: $(STAMP)
+
+# Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	# torchattacks without its dependencies: see the note in pyproject.toml.
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps torchattacks
+	touch $@
+
+lab: install
+	$(BIN)/jupyter lab $(ROOT_FLAG) chapters/
+
+test: install
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-output

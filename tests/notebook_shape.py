@@ -1,0 +1,114 @@
+"""The shape every chapter notebook must have (../shared/COURSE.md, "A notebook, top to bottom").
+
+``problems(notebook, filename)`` lists what a notebook lacks; the structure test asserts the
+list is empty for every chapter, and that a broken notebook is caught.
+"""
+from __future__ import annotations
+
+import re
+
+from utils import REPO
+
+#: The first code cell of every notebook, word for word (scripts/nb.py writes it in).
+SETUP_CELL = f'''\
+# Setup: locally this only finds the course helpers; on Colab, Kaggle or Tianchi it installs
+# them first, keeping the platform's own torch. Chapter 00 explains what setup() prints.
+import subprocess, sys
+from pathlib import Path
+if Path("../utils/env.py").exists():
+    sys.path.insert(0, str(Path("..").resolve()))
+try:
+    import utils.env
+except ImportError:
+    url = "git+https://github.com/{REPO}"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", url]).returncode:
+        raise RuntimeError(f"Could not install the course helpers from {{url}}. Check the internet "
+                           "connection, or upload the course's utils/ folder next to this notebook.")
+from utils import setup, expect
+env = setup()'''
+
+TITLE = re.compile(r"^# (\d{2}) · \S")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+MAX_CELL_LINES = 20
+
+
+def badge_url(filename: str) -> str:
+    return f"https://colab.research.google.com/github/{REPO}/blob/main/chapters/{filename}"
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _headings(markdown: str, pattern: str) -> bool:
+    return bool(re.search(rf"^#+ .*{pattern}", markdown, re.I | re.M))
+
+
+def marker_problems(code_cells: list[str]) -> list[str]:
+    """Solution markers must come in BEGIN/END pairs inside one cell, never nested."""
+    found = []
+    for number, source in enumerate(code_cells, 1):
+        depth = 0
+        for line in source.splitlines():
+            mark = line.strip()
+            if mark == "### BEGIN SOLUTION":
+                if depth:
+                    found.append(f"code cell {number}: nested ### BEGIN SOLUTION")
+                depth += 1
+            elif mark == "### END SOLUTION":
+                if not depth:
+                    found.append(f"code cell {number}: ### END SOLUTION without a BEGIN")
+                depth = max(0, depth - 1)
+        if depth:
+            found.append(f"code cell {number}: ### BEGIN SOLUTION without an END")
+    return found
+
+
+def problems(notebook: dict, filename: str) -> list[str]:
+    """Everything ``notebook`` (parsed JSON) lacks of the course's notebook shape."""
+    cells = notebook.get("cells", [])
+    markdown_cells = [_source(c) for c in cells if c.get("cell_type") == "markdown"]
+    code_cells = [_source(c) for c in cells if c.get("cell_type") == "code"]
+    markdown, code = "\n".join(markdown_cells), "\n".join(code_cells)
+    found = []
+
+    kernel = notebook.get("metadata", {}).get("kernelspec", {}).get("name")
+    if kernel != "python3":
+        found.append(f"kernel name is {kernel!r}, expected 'python3'")
+    stored = sum(1 for c in cells if c.get("cell_type") == "code" and (c.get("outputs") or c.get("execution_count")))
+    if stored:
+        found.append(f"{stored} code cells have stored outputs: clear them (python scripts/nb.py clean)")
+
+    title = TITLE.match(markdown_cells[0]) if markdown_cells and cells[0].get("cell_type") == "markdown" else None
+    if not title:
+        found.append("the first cell must be the title, '# NN · Title'")
+    elif title.group(1) != filename[:2]:
+        found.append(f"title number {title.group(1)} differs from the file name {filename}")
+    if badge_url(filename) not in markdown:
+        found.append(f"no Open-in-Colab badge linking to {badge_url(filename)}")
+    for label, pattern in [("learning objectives", "objectives"), ("prerequisites", "prerequisites"),
+                           ("summary", "summary"), ("key terms", "key terms"),
+                           ("further reading", "further reading"), ("exercises", "exercises")]:
+        if not _headings(markdown, pattern):
+            found.append(f"no '{label}' heading")
+    if not re.search(r"run time", markdown, re.I) or not all(w in markdown for w in ("quick", "CPU", "full", "GPU")):
+        found.append("no expected run time for quick (CPU) and full (GPU)")
+    key_terms = re.split(r"^#+ .*key terms.*$", markdown, flags=re.I | re.M)
+    if len(key_terms) > 1 and not CJK.search(key_terms[1]):
+        found.append("the key terms carry no Chinese names")
+
+    if not code_cells or code_cells[0] != SETUP_CELL:
+        found.append("the first code cell must be the course's setup cell (python scripts/nb.py sync)")
+    found += marker_problems(code_cells)
+    if code.count("### BEGIN SOLUTION") < 3:
+        found.append(f"{code.count('### BEGIN SOLUTION')} exercises with solution markers, need at least 3")
+    if len(re.findall(r"\.check\(", code)) < 3:
+        found.append("fewer than 3 exercise check() calls")
+    if "expect(" not in code.replace(SETUP_CELL, ""):
+        found.append("no experiment states its expected result with expect()")
+    for number, source in enumerate(code_cells, 1):
+        lines = [line for line in source.splitlines() if line.strip()]
+        if number > 1 and len(lines) > MAX_CELL_LINES:
+            found.append(f"code cell {number} has {len(lines)} lines (at most {MAX_CELL_LINES}): split it")
+    return found

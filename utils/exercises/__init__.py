@@ -1,0 +1,163 @@
+"""Exercises that answer back: ``check()``, ``hint()`` and ``solution()`` for every question.
+
+Introduced in chapter 00; each chapter's questions live in ``utils/exercises/chNN.py`` and a
+notebook loads them with ``from utils.exercises import ch01 as ex``. A learner's answer is a
+function (or a value) written between nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION``
+markers; ``ex.q1.check(answer)`` runs a chain of specific checks, cheapest first, and the first
+one that fails speaks with a message that teaches. An untouched stub (``None``, or a function
+that raises ``NotImplementedError``) is "not attempted yet", never a pass and never a traceback.
+
+Under the tests (COURSE_TESTING=1) a check that does not pass raises ``ExerciseFailed`` so the
+instructor notebooks prove every answer right; COURSE_CHECKS=report turns that off.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from utils.env import under_tests
+
+__all__ = ["ExerciseFailed", "NotAttempted", "Question", "Result", "call", "close", "gap", "require"]
+
+
+class ExerciseFailed(AssertionError):
+    """Raised under the tests when a check does not pass."""
+
+
+class NotAttempted(Exception):
+    """The learner has not written an answer yet."""
+
+
+class Wrong(Exception):
+    """A specific check failed; the message says what is wrong and how to fix it."""
+
+
+def require(condition, message: str) -> None:
+    """One link in a checker's chain: if ``condition`` is false, fail with ``message``."""
+    if not condition:
+        raise Wrong(message)
+
+
+def _snapshot(value):
+    return value.detach().clone() if torch.is_tensor(value) else None
+
+
+def call(fn: Callable, *args, name: str = "your function", **kwargs):
+    """Call the learner's ``fn`` the way a checker should.
+
+    A stub that raises NotImplementedError becomes "not attempted"; any other exception becomes
+    a message naming it; an input tensor changed in place is an error of its own, because the
+    caller's data must not change under them; ``None`` returned means a missing ``return``.
+    """
+    if fn is None:
+        raise NotAttempted()
+    if not callable(fn):
+        raise Wrong(f"expected a function, got {type(fn).__name__}: pass the function itself, "
+                    f"without calling it (write f, not f())")
+    before = [_snapshot(a) for a in args]
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise NotAttempted() from None
+    except Exception as error:  # the learner's code failed: say how, without a deep traceback
+        raise Wrong(f"{name} raised {type(error).__name__}: {error}") from None
+    for position, (arg, old) in enumerate(zip(args, before)):
+        if old is not None and (arg.shape != old.shape or not torch.equal(arg.detach(), old)):
+            raise Wrong(f"{name} changed its input (argument {position + 1}) in place. The right "
+                        f"values are not enough: the caller's tensor must stay as it was. Work on a "
+                        f"copy (x.clone()) or use out-of-place operations (x = x + 1, not x += 1).")
+    if result is None:
+        raise Wrong(f"{name} returned None: did you forget the `return` line?")
+    return result
+
+
+def close(actual, expected, *, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
+    """Whether two tensors (or numbers) agree within tolerance, without raising."""
+    actual = torch.as_tensor(actual, dtype=torch.float64)
+    expected = torch.as_tensor(expected, dtype=torch.float64)
+    return actual.shape == expected.shape and torch.allclose(actual, expected, atol=atol, rtol=rtol)
+
+
+def gap(actual, expected) -> float:
+    """Largest absolute difference between two tensors, as karpathy's ``cmp()`` prints it."""
+    actual = torch.as_tensor(actual, dtype=torch.float64)
+    expected = torch.as_tensor(expected, dtype=torch.float64)
+    return (actual - expected).abs().max().item()
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one ``check()`` found: ``status`` is "correct", "incorrect" or "not attempted"."""
+
+    question: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "correct"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _strict() -> bool:
+    mode = os.environ.get("COURSE_CHECKS", "").strip().lower()
+    if mode in ("strict", "report"):
+        return mode == "strict"
+    return under_tests()
+
+
+class Question:
+    """One exercise: a chain of checks, a hint and a reference solution.
+
+    ``checker(answer)`` raises ``Wrong`` (through ``require`` or ``call``) at the first problem
+    and returns an optional success note. ``reference`` is the solution that ``solution()``
+    shows: the source of a function, or a string of code.
+    """
+
+    def __init__(self, name: str, title: str, checker: Callable, *, hint: str,
+                 reference: Callable | str):
+        self.name, self.title = name, title
+        self._checker, self._hint, self._reference = checker, hint, reference
+
+    def check(self, answer=None) -> Result:
+        """Check ``answer`` and print the verdict: ✓ correct, ✗ what is wrong, or not attempted."""
+        try:
+            if answer is None:
+                raise NotAttempted()
+            note = self._checker(answer)
+        except NotAttempted:
+            result = Result(self.name, "not attempted",
+                            f"◌ {self.name} ({self.title}): not attempted yet. Write your answer "
+                            f"between the markers, run that cell, then this one. Stuck? "
+                            f"Call ex.{self.name}.hint().")
+        except Wrong as wrong:
+            result = Result(self.name, "incorrect",
+                            f"✗ {self.name} ({self.title}) is not correct yet: {wrong}")
+        else:
+            message = f"✓ {self.name} ({self.title}): correct!"
+            result = Result(self.name, "correct", message + (f" {note}" if note else ""))
+        print(result.message)
+        if _strict() and not result.passed:
+            raise ExerciseFailed(result.message)
+        return result
+
+    def hint(self) -> None:
+        """Print a hint that points the way without giving the answer."""
+        print(f"Hint for {self.name} ({self.title}): {self._hint}")
+
+    def solution(self) -> None:
+        """Print the reference solution."""
+        reference = self._reference
+        code = reference if isinstance(reference, str) else inspect.getsource(reference)
+        code = textwrap.dedent(code).replace("def _", "def ", 1)  # the learner's name for it
+        print(f"Solution to {self.name} ({self.title}):\n\n{code.strip()}")
+
+    def __repr__(self) -> str:
+        return f"<exercise {self.name}: {self.title}>"
