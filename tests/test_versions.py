@@ -1,0 +1,46 @@
+"""The tested-version table, its comparison, and its agreement with constraints.txt."""
+from pathlib import Path
+
+import pytest
+
+from utils import versions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(path: Path) -> dict:
+    found = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            found[name.strip().lower().replace("_", "-")] = version.strip()
+    return found
+
+
+def test_tested_table_matches_constraints():
+    pinned = pins(ROOT / "constraints.txt")
+    for package, version in versions.TESTED.items():
+        assert pinned.get(package) == version, f"{package}: utils/versions.py says {version}, constraints.txt {pinned.get(package)}"
+
+
+@pytest.mark.parametrize("text, parsed", [("2.14.1+cu128", (2, 14, 1)), ("1.0rc1", (1, 0)), ("0.29.1", (0, 29, 1)), ("x", ())])
+def test_parse(text, parsed):
+    assert versions.parse(text) == parsed
+
+
+def test_compare_names_each_status_and_fix():
+    assert versions.compare("torch", "2.14.1+cpu").status == "tested"
+    assert versions.compare("torch", "9.0").status == "newer"
+    supported = versions.compare("torch", "2.3.0")
+    assert supported.status == "older-but-supported" and supported.ok
+    old = versions.compare("torch", "1.13.1")
+    assert old.status == "too-old" and not old.ok and "pip install -U 'torch>=2.1'" in old.fix
+    missing = versions.compare("numpy", None)
+    assert missing.status == "missing" and not missing.ok and "pip install" in missing.line()
+    optional = versions.compare("torchattacks", None)
+    assert optional.ok and "--no-deps torchattacks==3.5.1" in optional.fix
+
+
+def test_check_versions_covers_every_package():
+    reports = versions.check_versions()
+    assert [r.package for r in reports] == list(versions.TESTED)
