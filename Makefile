@@ -2,6 +2,8 @@
 #   make lab     install everything and open the course in JupyterLab
 #   make test    install everything and run the whole test suite (unit tests + every notebook)
 #   make bench   run every notebook in a fresh kernel (quick profile) and print a timing table
+#   make release write the student copy (solutions stubbed out) to release/  [REPO=owner/name]
+#   make grade DIR=submissions/   grade completed student notebooks into grades.csv
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +11,7 @@ STAMP  := $(VENV)/.installed
 WORKERS ?= auto
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab test bench clean
+.PHONY: install lab test bench release grade clean
 
 install: $(STAMP)
 
@@ -30,6 +32,13 @@ test: install
 
 bench: install
 	$(BIN)/python scripts/bench.py
+
+release: install
+	$(BIN)/python -m utils.release release $(if $(REPO),--repo $(REPO),)
+
+grade: install
+	@test -n "$(DIR)" || { echo "usage: make grade DIR=folder-of-student-notebooks"; exit 2; }
+	$(BIN)/python -m utils.grading "$(DIR)" --out grades.csv
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

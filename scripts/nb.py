@@ -50,6 +50,10 @@ def _save(notebook, target: Path) -> None:
         if cell.metadata.get("tags"):
             new.metadata["tags"] = list(cell.metadata["tags"])
         fresh.cells.append(new)
+    answers = [cell for cell in fresh.cells if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source]
+    for number, cell in enumerate(answers, 1):  # nbgrader's solution-cell metadata, so its tools accept them
+        cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"answer-{number}", "locked": False,
+                                     "schema_version": 3, "solution": True, "task": False}
     for index, cell in enumerate(fresh.cells):
         cell.id = f"{target.stem[:2]}-{index:03d}"
     nbformat.write(fresh, target)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from utils import REPO
+from utils.release import marker_problems  # noqa: F401  (re-exported for the structure test)
 
 #: The first code cell of every notebook, word for word (scripts/nb.py writes it in).
 SETUP_CELL = f'''\
@@ -43,26 +44,6 @@ def _source(cell) -> str:
 
 def _headings(markdown: str, pattern: str) -> bool:
     return bool(re.search(rf"^#+ .*{pattern}", markdown, re.I | re.M))
-
-
-def marker_problems(code_cells: list[str]) -> list[str]:
-    """Solution markers must come in BEGIN/END pairs inside one cell, never nested."""
-    found = []
-    for number, source in enumerate(code_cells, 1):
-        depth = 0
-        for line in source.splitlines():
-            mark = line.strip()
-            if mark == "### BEGIN SOLUTION":
-                if depth:
-                    found.append(f"code cell {number}: nested ### BEGIN SOLUTION")
-                depth += 1
-            elif mark == "### END SOLUTION":
-                if not depth:
-                    found.append(f"code cell {number}: ### END SOLUTION without a BEGIN")
-                depth = max(0, depth - 1)
-        if depth:
-            found.append(f"code cell {number}: ### BEGIN SOLUTION without an END")
-    return found
 
 
 def problems(notebook: dict, filename: str) -> list[str]:
@@ -101,6 +82,10 @@ def problems(notebook: dict, filename: str) -> list[str]:
     if not code_cells or code_cells[0] != SETUP_CELL:
         found.append("the first code cell must be the course's setup cell (python scripts/nb.py sync)")
     found += marker_problems(code_cells)
+    for number, source in enumerate(markdown_cells, 1):
+        if "BEGIN SOLUTION" in source or "END SOLUTION" in source:
+            found.append(f"markdown cell {number} spells out a solution marker: nbgrader would take that line "
+                         "for a solution region. Write 'the solution markers' instead")
     if code.count("### BEGIN SOLUTION") < 3:
         found.append(f"{code.count('### BEGIN SOLUTION')} exercises with solution markers, need at least 3")
     if len(re.findall(r"\.check\(", code)) < 3:

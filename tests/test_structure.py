@@ -63,6 +63,7 @@ def _break(change):
     (lambda c, nb: c[3].update(source="x = 1"), "no experiment states its expected result"),
     (lambda c, nb: c[3].update(source="expect(1, between=(0, 2), what='x')\n" + "x = 1\n" * 25), "split it"),
     (lambda c, nb: [cell.update(source="pass") for cell in c[5:11:2]], "0 exercises with solution markers"),
+    (lambda c, nb: c[4].update(source="## Exercises\nWrite between ### BEGIN SOLUTION and the end."), "spells out a solution marker"),
 ])
 def test_a_broken_notebook_is_caught(change, expected):
     found = _break(change)

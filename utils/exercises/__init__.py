@@ -13,7 +13,10 @@ instructor notebooks prove every answer right; COURSE_CHECKS=report turns that o
 from __future__ import annotations
 
 import inspect
+import json
 import os
+import re
+import sys
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
@@ -125,6 +128,9 @@ class Question:
                  reference: Callable | str):
         self.name, self.title = name, title
         self._checker, self._hint, self._reference = checker, hint, reference
+        module = sys._getframe(1).f_globals.get("__name__", "")
+        match = re.search(r"ch(\d{2})$", module)
+        self.chapter = match.group(1) if match else ""
 
     def check(self, answer=None) -> Result:
         """Check ``answer`` and print the verdict: ✓ correct, ✗ what is wrong, or not attempted."""
@@ -144,9 +150,19 @@ class Question:
             message = f"✓ {self.name} ({self.title}): correct!"
             result = Result(self.name, "correct", message + (f" {note}" if note else ""))
         print(result.message)
+        self._log(result)
         if _strict() and not result.passed:
             raise ExerciseFailed(result.message)
         return result
+
+    def _log(self, result: Result) -> None:
+        """Append the verdict to $COURSE_GRADING_LOG (JSON lines) when the grader asks for it."""
+        path = os.environ.get("COURSE_GRADING_LOG")
+        if path:
+            record = {"chapter": self.chapter, "question": self.name, "status": result.status,
+                      "message": result.message}
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def hint(self) -> None:
         """Print a hint that points the way without giving the answer."""

@@ -1,0 +1,149 @@
+"""The student release: the course without its solutions, in one command.
+
+    python -m utils.release [DEST] [--repo OWNER/NAME]      (make release)
+
+Reads the instructor notebooks in chapters/ and writes a student copy of the course to DEST
+(default release/, git-ignored): every region between nbgrader's ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` becomes ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` at the
+marker's indentation, exactly as nbgrader's ClearSolutions writes it. Because every answer in the
+course is the body of a function, the student notebook still runs top to bottom and each
+``check()`` says "not attempted yet" until the function is written. Outputs are cleared, cells
+tagged ``instructor-only`` are dropped, and utils/, the README and the install files are copied so
+the folder works on its own. ``--repo`` points the Colab badges and the setup cell at the
+repository the student copy is published in. A notebook whose markers are unbalanced or nested
+is refused with the cell it is in.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+# Matched as nbgrader matches them: a line that contains the words is a marker line.
+BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+INSTRUCTOR_TAG = "instructor-only"
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ["README.md", "pyproject.toml", "constraints.txt", "Makefile", "environment.yml", "data/README.md"]
+
+
+class MarkerError(ValueError):
+    """Solution markers that cannot be released safely: unbalanced or nested."""
+
+
+def marker_problems(code_cells: list[str]) -> list[str]:
+    """Where BEGIN/END SOLUTION markers are unbalanced or nested, one message per problem."""
+    found = []
+    for number, source in enumerate(code_cells, 1):
+        depth = 0
+        for line in source.splitlines():
+            if BEGIN in line:
+                if depth:
+                    found.append(f"code cell {number}: nested ### {BEGIN}")
+                depth += 1
+            elif END in line:
+                if not depth:
+                    found.append(f"code cell {number}: ### {END} without a BEGIN")
+                depth = max(0, depth - 1)
+        if depth:
+            found.append(f"code cell {number}: ### {BEGIN} without an END")
+    return found
+
+
+def strip_solutions(source: str) -> str:
+    """Replace each solution region of one cell's source by the nbgrader stub."""
+    problems = marker_problems([source])
+    if problems:
+        raise MarkerError("; ".join(problems))
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if BEGIN in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [indent + STUB[0], indent + STUB[1]]
+            inside = True
+        elif END in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def student_notebook(notebook, *, repo: str | None = None, course_repo: str | None = None):
+    """The student version of one parsed notebook (a new object; the input is not changed)."""
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    problems = marker_problems(code)
+    if problems:
+        raise MarkerError("; ".join(problems))
+    student = nbformat.v4.new_notebook(metadata=dict(notebook.metadata))
+    for cell in notebook.cells:
+        if INSTRUCTOR_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.source
+        if repo and course_repo:
+            source = source.replace(course_repo, repo)
+        if cell.cell_type == "code":
+            new = nbformat.v4.new_code_cell(strip_solutions(source))
+        elif cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(source)
+        else:
+            new = nbformat.v4.new_raw_cell(source)
+        new.metadata = {key: value for key, value in cell.get("metadata", {}).items() if key in ("tags", "nbgrader")}
+        if "id" in cell:
+            new.id = cell.id
+        student.cells.append(new)
+    return student
+
+
+def release(dest: Path, *, repo: str | None = None, source: Path = ROOT) -> list[Path]:
+    """Write the student copy of the course to ``dest``; return the notebooks written.
+
+    Every notebook is checked before anything is written, so a refusal leaves no half release.
+    """
+    from utils import REPO
+
+    notebooks = sorted((source / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    released = {}
+    for path in notebooks:
+        try:
+            released[path.name] = student_notebook(nbformat.read(path, as_version=4), repo=repo, course_repo=REPO)
+        except MarkerError as error:
+            raise MarkerError(f"{path}: {error}. Fix the markers (one BEGIN and one END per answer, "
+                              f"not nested) and release again.") from None
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "chapters").mkdir(parents=True)
+    for name, notebook in released.items():
+        nbformat.write(notebook, dest / "chapters" / name)
+    shutil.copytree(source / "utils", dest / "utils", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in COPIED:
+        if (source / name).exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, dest / name)
+    if repo:
+        init = dest / "utils" / "__init__.py"
+        init.write_text(init.read_text(encoding="utf-8").replace(REPO, repo), encoding="utf-8")
+    return [dest / "chapters" / name for name in released]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.release", description="Write the student copy of the course.")
+    parser.add_argument("dest", nargs="?", type=Path, default=ROOT / "release", help="output folder (default: release/)")
+    parser.add_argument("--repo", help="OWNER/NAME of the repository the student copy is published in")
+    args = parser.parse_args(argv)
+    if args.repo and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repo):
+        parser.error(f"--repo {args.repo!r}: expected OWNER/NAME, e.g. my-school/dl-course-2026")
+    try:
+        written = release(args.dest.resolve(), repo=args.repo)
+    except MarkerError as error:
+        print(f"Release refused: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote the student release of {len(written)} notebooks to {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
