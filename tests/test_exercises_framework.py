@@ -73,3 +73,32 @@ def test_close_and_gap():
     assert close([1.0, 2.0], torch.tensor([1.0, 2.0 + 1e-9]))
     assert not close([1.0, 2.0], [1.0])  # shapes differ
     assert gap([1.0, 2.0], [1.5, 2.0]) == 0.5
+
+
+def _check_with_chinese(fn):
+    require(call(fn, torch.tensor([1.0]), name="double").item() == 2.0, "expected 2", zh="应当得到 2")
+
+
+bilingual = Question("q8", "doubling", _check_with_chinese, hint="times two", hint_zh="乘以二",
+                     reference=_double, title_zh="加倍")
+
+
+@pytest.mark.parametrize("lang, present, absent", [
+    ("en", ["✗ q8 (doubling) is not correct yet: expected 2"], ["应当"]),
+    ("zh", ["✗ q8（加倍）还不正确：应当得到 2"], ["expected 2"]),
+    ("both", ["expected 2", "应当得到 2"], []),
+    ("klingon", ["expected 2"], ["应当"]),
+])
+def test_messages_follow_the_learners_language(report, monkeypatch, capsys, lang, present, absent):
+    monkeypatch.setenv("COURSE_LANG", lang)
+    bilingual.check(lambda x: x * 3)
+    bilingual.hint()
+    printed = capsys.readouterr().out
+    assert all(text in printed for text in present) and not any(text in printed for text in absent)
+
+
+def test_framework_messages_have_chinese(report, monkeypatch):
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    assert "尚未作答" in question.check(None).message
+    assert "忘了写 `return`" in question.check(lambda x: None).message
+    assert "原地修改" in question.check(lambda x: x.mul_(2)).message

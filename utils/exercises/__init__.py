@@ -9,6 +9,9 @@ that raises ``NotImplementedError``) is "not attempted yet", never a pass and ne
 
 Under the tests (COURSE_TESTING=1) a check that does not pass raises ``ExerciseFailed`` so the
 instructor notebooks prove every answer right; COURSE_CHECKS=report turns that off.
+
+Messages follow the learner's language: COURSE_LANG=en (the default), zh (中文) or both.
+Every ``require`` gives its message in English and, with ``zh=``, in Chinese.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import torch
 
 from utils.env import under_tests
 
-__all__ = ["ExerciseFailed", "NotAttempted", "Question", "Result", "call", "close", "gap", "require"]
+__all__ = ["ExerciseFailed", "NotAttempted", "Question", "Result", "call", "close", "gap", "language", "require", "say"]
 
 
 class ExerciseFailed(AssertionError):
@@ -39,11 +42,34 @@ class NotAttempted(Exception):
 class Wrong(Exception):
     """A specific check failed; the message says what is wrong and how to fix it."""
 
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.en, self.zh = message, zh
 
-def require(condition, message: str) -> None:
-    """One link in a checker's chain: if ``condition`` is false, fail with ``message``."""
+    def text(self) -> str:
+        return say(self.en, self.zh)
+
+
+def language() -> str:
+    """The learner's language for messages: $COURSE_LANG, one of en, zh, both (default en)."""
+    chosen = os.environ.get("COURSE_LANG", "en").strip().lower()
+    return chosen if chosen in ("en", "zh", "both") else "en"
+
+
+def say(en: str, zh: str | None) -> str:
+    """A message in the learner's language; English where no Chinese is given."""
+    chosen = language()
+    if chosen == "zh" and zh:
+        return zh
+    if chosen == "both" and zh:
+        return f"{en}\n    {zh}"
+    return en
+
+
+def require(condition, message: str, zh: str | None = None) -> None:
+    """One link in a checker's chain: if ``condition`` is false, fail with ``message`` (``zh`` in Chinese)."""
     if not condition:
-        raise Wrong(message)
+        raise Wrong(message, zh)
 
 
 def _snapshot(value):
@@ -61,21 +87,26 @@ def call(fn: Callable, *args, name: str = "your function", **kwargs):
         raise NotAttempted()
     if not callable(fn):
         raise Wrong(f"expected a function, got {type(fn).__name__}: pass the function itself, "
-                    f"without calling it (write f, not f())")
+                    f"without calling it (write f, not f())",
+                    f"需要一个函数，却得到了 {type(fn).__name__}：请传入函数本身，不要调用它（写 f，而不是 f()）")
     before = [_snapshot(a) for a in args]
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
         raise NotAttempted() from None
     except Exception as error:  # the learner's code failed: say how, without a deep traceback
-        raise Wrong(f"{name} raised {type(error).__name__}: {error}") from None
+        raise Wrong(f"{name} raised {type(error).__name__}: {error}",
+                    f"{name} 抛出了 {type(error).__name__}：{error}") from None
     for position, (arg, old) in enumerate(zip(args, before)):
         if old is not None and (arg.shape != old.shape or not torch.equal(arg.detach(), old)):
             raise Wrong(f"{name} changed its input (argument {position + 1}) in place. The right "
                         f"values are not enough: the caller's tensor must stay as it was. Work on a "
-                        f"copy (x.clone()) or use out-of-place operations (x = x + 1, not x += 1).")
+                        f"copy (x.clone()) or use out-of-place operations (x = x + 1, not x += 1).",
+                        f"{name} 原地修改了它的输入（第 {position + 1} 个参数）。只有正确的值还不够：调用者的"
+                        f"张量必须保持原样。请在副本上操作（x.clone()），或使用非原地运算（x = x + 1，而不是 x += 1）。")
     if result is None:
-        raise Wrong(f"{name} returned None: did you forget the `return` line?")
+        raise Wrong(f"{name} returned None: did you forget the `return` line?",
+                    f"{name} 返回了 None：是不是忘了写 `return` 这一行？")
     return result
 
 
@@ -125,9 +156,9 @@ class Question:
     """
 
     def __init__(self, name: str, title: str, checker: Callable, *, hint: str,
-                 reference: Callable | str):
-        self.name, self.title = name, title
-        self._checker, self._hint, self._reference = checker, hint, reference
+                 reference: Callable | str, title_zh: str | None = None, hint_zh: str | None = None):
+        self.name, self.title, self.title_zh = name, title, title_zh
+        self._checker, self._hint, self._hint_zh, self._reference = checker, hint, hint_zh, reference
         module = sys._getframe(1).f_globals.get("__name__", "")
         match = re.search(r"ch(\d{2})$", module)
         self.chapter = match.group(1) if match else ""
@@ -139,15 +170,17 @@ class Question:
                 raise NotAttempted()
             note = self._checker(answer)
         except NotAttempted:
-            result = Result(self.name, "not attempted",
-                            f"◌ {self.name} ({self.title}): not attempted yet. Write your answer "
-                            f"between the markers, run that cell, then this one. Stuck? "
-                            f"Call ex.{self.name}.hint().")
+            result = Result(self.name, "not attempted", say(
+                f"◌ {self.name} ({self.title}): not attempted yet. Write your answer between the markers, "
+                f"run that cell, then this one. Stuck? Call ex.{self.name}.hint().",
+                f"◌ {self.name}（{self._title_zh}）：尚未作答。在解答标记之间写下答案，先运行那个单元，"
+                f"再运行本单元。卡住了？调用 ex.{self.name}.hint()。"))
         except Wrong as wrong:
-            result = Result(self.name, "incorrect",
-                            f"✗ {self.name} ({self.title}) is not correct yet: {wrong}")
+            result = Result(self.name, "incorrect", say(
+                f"✗ {self.name} ({self.title}) is not correct yet: {wrong.en}",
+                f"✗ {self.name}（{self._title_zh}）还不正确：{wrong.zh or wrong.en}"))
         else:
-            message = f"✓ {self.name} ({self.title}): correct!"
+            message = say(f"✓ {self.name} ({self.title}): correct!", f"✓ {self.name}（{self._title_zh}）：正确！")
             result = Result(self.name, "correct", message + (f" {note}" if note else ""))
         print(result.message)
         self._log(result)
@@ -164,9 +197,14 @@ class Question:
             with open(path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
+    @property
+    def _title_zh(self) -> str:
+        return self.title_zh or self.title
+
     def hint(self) -> None:
         """Print a hint that points the way without giving the answer."""
-        print(f"Hint for {self.name} ({self.title}): {self._hint}")
+        print(say(f"Hint for {self.name} ({self.title}): {self._hint}",
+                  f"{self.name}（{self._title_zh}）的提示：{self._hint_zh or self._hint}"))
 
     def solution(self) -> None:
         """Print the reference solution."""
