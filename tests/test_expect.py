@@ -8,7 +8,8 @@ from utils.expect import ExpectationFailed, expect
 
 
 def test_in_range_prints_a_tick(capsys):
-    assert expect(torch.tensor(0.973), between=(0.96, 1.0), what="test accuracy") is True
+    outcome = expect(torch.tensor(0.973), between=(0.96, 1.0), what="test accuracy")
+    assert outcome and outcome.value == pytest.approx(0.973)
     assert capsys.readouterr().out.strip() == "✓ test accuracy = 0.973 (expected 0.96–1)"
 
 
@@ -20,14 +21,14 @@ def test_out_of_range_fails_the_run_under_tests(capsys):
 
 def test_out_of_range_only_reports_for_a_learner(monkeypatch, capsys):
     monkeypatch.delenv("COURSE_TESTING")
-    assert expect(2, between=(0, 1), what="mistakes") is False
+    assert not expect(2, between=(0, 1), what="mistakes")
     assert "✗ mistakes = 2, expected 0–1." in capsys.readouterr().out
 
 
 def test_bounds_are_inclusive_and_nan_never_passes(monkeypatch):
     assert expect(1, between=(0, 1), what="edge")
     monkeypatch.delenv("COURSE_TESTING")
-    assert expect(math.nan, between=(-math.inf, math.inf), what="loss") is False
+    assert not expect(math.nan, between=(-math.inf, math.inf), what="loss")
 
 
 def test_bad_arguments_are_explained():

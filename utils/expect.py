@@ -8,12 +8,29 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 from utils.env import under_tests
 
 
 class ExpectationFailed(AssertionError):
     """Raised under the tests when an experiment's result falls outside its stated range."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``expect()`` found; true when the value fell in range. Shows nothing as a cell's last line."""
+
+    what: str
+    value: float
+    between: tuple[float, float]
+    ok: bool
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def _ipython_display_(self) -> None:  # the printed ✓/✗ line already said it
+        pass
 
 
 def _as_number(value) -> float:
@@ -30,8 +47,8 @@ def _fmt(x: float) -> str:
     return f"{int(x)}"
 
 
-def expect(value, *, between: tuple[float, float], what: str, hint: str | None = None) -> bool:
-    """State the range a result should fall in, print the verdict, return whether it did.
+def expect(value, *, between: tuple[float, float], what: str, hint: str | None = None) -> Outcome:
+    """State the range a result should fall in, print the verdict, return whether it did (an Outcome).
 
     ``between`` is inclusive. ``hint`` says what to look at when the value falls outside.
     Under the tests (COURSE_TESTING=1) a value outside the range raises ExpectationFailed.
@@ -45,13 +62,14 @@ def expect(value, *, between: tuple[float, float], what: str, hint: str | None =
     number = _as_number(value)
     ok = not math.isnan(number) and low <= number <= high
     expected = f"expected {_fmt(low)}–{_fmt(high)}"
+    outcome = Outcome(what, number, (low, high), ok)
     if ok:
         print(f"✓ {what} = {_fmt(number)} ({expected})")
-        return True
+        return outcome
     message = f"✗ {what} = {_fmt(number)}, {expected}."
     if hint:
         message += f" Look at: {hint}"
     print(message)
     if under_tests():
         raise ExpectationFailed(message)
-    return False
+    return outcome

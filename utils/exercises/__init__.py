@@ -139,6 +139,9 @@ class Result:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _ipython_display_(self) -> None:  # check() already printed the verdict
+        pass
+
 
 def _strict() -> bool:
     mode = os.environ.get("COURSE_CHECKS", "").strip().lower()
