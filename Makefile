@@ -2,6 +2,7 @@
 #   make lab     install everything and open the course in JupyterLab
 #   make test    install everything and run the whole test suite (unit tests + every notebook)
 #   make bench   run every notebook in a fresh kernel (quick profile) and print a timing table
+#   make site    build the offline site (every notebook executed, quick profile) into _site/
 #   make release write the student copy (solutions stubbed out) to release/  [REPO=owner/name]
 #   make grade DIR=submissions/   grade completed student notebooks into grades.csv
 PYTHON ?= python3
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 WORKERS ?= auto
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab test bench release grade clean
+.PHONY: install lab test bench site chromium release grade clean
 
 install: $(STAMP)
 
@@ -19,7 +20,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test,docs]"
 	# torchattacks without its dependencies: see the note in pyproject.toml.
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps torchattacks
 	touch $@
@@ -27,8 +28,18 @@ $(STAMP): pyproject.toml constraints.txt
 lab: install
 	$(BIN)/jupyter lab $(ROOT_FLAG) chapters/
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+
+# The browser test drives Debian's Chromium (never a downloaded browser). Installed here where we
+# can (root with apt-get); elsewhere the test is skipped and says why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "Chromium is not installed and could not be installed here: the browser test will be skipped."
+
+site: install
+	$(BIN)/python scripts/build_site.py
 
 bench: install
 	$(BIN)/python scripts/bench.py
@@ -41,4 +52,4 @@ grade: install
 	$(BIN)/python -m utils.grading "$(DIR)" --out grades.csv
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output
+	rm -rf $(VENV) .pytest_cache test-output _build _site release
