@@ -1,6 +1,6 @@
 """Build the course's static site, with every notebook executed in the quick profile, offline.
 
-    python scripts/build_site.py            (make site)  ->  _site/index.html
+    python scripts/build_site.py            (make site)  ->  _build/html/index.html
 
 Copies site/ (configuration and front page), the chapters and the guides into _build/site-src,
 then runs Sphinx with myst-nb, which executes each notebook in a fresh kernel. Warnings are errors,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "_build" / "site-src"
-OUTPUT = ROOT / "_site"
+OUTPUT = ROOT / "_build" / "html"
 PAGES = ["chapters", "data/README.md", "docs/INSTRUCTORS.md", "GLOSSARY.md"]
 
 

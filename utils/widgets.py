@@ -33,8 +33,8 @@ def show(widget, *, static: Callable[[], None]) -> None:
         static()
 
 
-#: The 16 functions of two binary inputs, by their outputs (±1) for x = 00, 01, 10, 11.
-_TWO_INPUT_TABLES = {
+#: The 16 functions of two binary inputs, by their outputs (±1) for x = 00, 01, 10, 11 (chapter 01).
+TWO_INPUT_FUNCTIONS = {
     (-1, -1, -1, -1): "always −1", (1, 1, 1, 1): "always +1",
     (-1, -1, -1, 1): "AND", (-1, 1, 1, 1): "OR", (1, 1, 1, -1): "NAND", (1, -1, -1, -1): "NOR",
     (-1, 1, 1, -1): "XOR", (1, -1, -1, 1): "XNOR",
@@ -67,7 +67,7 @@ def neuron_explorer(w1: float = 1.0, w2: float = 1.0, b: float = -1.5, target: s
     if target not in _GATE_TARGETS:
         raise ValueError(f"target={target!r} is not one of the gates offered: {', '.join(_GATE_TARGETS)}")
     inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    targets = {name: np.array(row) for row, name in _TWO_INPUT_TABLES.items() if name in _GATE_TARGETS}
+    targets = {name: np.array(row) for row, name in TWO_INPUT_FUNCTIONS.items() if name in _GATE_TARGETS}
 
     def slider(value, name):
         return widgets.FloatSlider(value=value, min=-2.0, max=2.0, step=0.1, description=name,
@@ -83,8 +83,8 @@ def neuron_explorer(w1: float = 1.0, w2: float = 1.0, b: float = -1.5, target: s
         z = np.round(inputs @ w + bias, 9)  # slider steps are decimals: 0.3 − 0.3 must be 0
         y = np.where(z >= 0, 1, -1)
         wrong = y != targets[box.target.value]
-        name = _TWO_INPUT_TABLES[tuple(int(v) for v in y)]
-        outputs = ", ".join(f"{v:+d}" for v in y)
+        name = TWO_INPUT_FUNCTIONS[tuple(int(v) for v in y)]
+        outputs = ", ".join(f"{v:+d}".replace("-", "−") for v in y)
         on_line = " Some input lies exactly on the line (z = 0): the ≥ 0 convention makes it +1." \
             if np.any(z == 0) else ""
         box.text.value = (f"The neuron computes <b>{name}</b> (outputs {outputs} for x = 00, 01, 10, 11). "
@@ -102,4 +102,303 @@ def neuron_explorer(w1: float = 1.0, w2: float = 1.0, b: float = -1.5, target: s
         control.observe(redraw, names="value")
     redraw()
     box.children = [widgets.HBox([box.w1, box.w2]), widgets.HBox([box.b, box.target]), box.text, box.image]
+    return box
+
+
+def _explorer_box(controls: dict, make_figure: Callable, describe: Callable):
+    """A VBox of ``controls`` (also set as attributes), a verdict ``.text`` and the plot ``.image``.
+
+    ``make_figure(box)`` draws the current view on a new figure; ``describe(box)`` returns the
+    verdict's HTML. The box gets ``.figure()`` (that figure, not shown) and ``.draw()`` (shown:
+    the static fallback for ``show``). Shared by the explorers of chapters 03 and 04.
+    """
+    import io
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    box = widgets.VBox()
+    for name, control in controls.items():
+        setattr(box, name, control)
+    box.text, box.image = widgets.HTML(), widgets.Image(format="png", width=480)
+    box.figure = lambda: make_figure(box)
+
+    def draw():
+        box.figure()
+        plt.show()
+
+    def redraw(_change=None):
+        box.text.value = describe(box)
+        fig = box.figure()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        box.image.value = buffer.getvalue()
+
+    box.draw = draw
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    row = list(controls.values())
+    box.children = [*(widgets.HBox(row[i:i + 2]) for i in range(0, len(row), 2)), box.text, box.image]
+    return box
+
+
+#: The activations of chapter 03, by the name the explorer's dropdown shows.
+_ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "Leaky ReLU")
+
+
+def _activation_curve(name: str, low: float, high: float, slope: float, points: int = 601):
+    """An activation and its derivative (by autograd) on ``points`` inputs from ``low`` to ``high``.
+
+    ``slope`` is Leaky ReLU's slope for negative inputs. Returns float64 tensors (z, f(z), f'(z)).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not low < high:
+        raise ValueError(f"the input range ({low}, {high}) is empty: low must be below high")
+    z = torch.linspace(low, high, points, dtype=torch.float64, requires_grad=True)
+    value = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "ReLU": F.relu,
+             "Leaky ReLU": lambda z: F.leaky_relu(z, slope)}[name](z)
+    derivative, = torch.autograd.grad(value.sum(), z)
+    return z.detach(), value.detach(), derivative
+
+
+def activation_explorer(name: str = "sigmoid", low: float = -6.0, high: float = 6.0, slope: float = 0.1):
+    """Choose an activation, slide the input range and the leak slope; see f and f′ side by side.
+
+    Built for chapter 03 (multilayer networks). The verdict states the largest derivative on the
+    range (sigmoid's 0.25 is why deep sigmoid nets lose their gradients) and how much of the range
+    is saturated (f′ < 0.01). Parts for code: ``.activation`` (dropdown), ``.span`` (range slider),
+    ``.slope``, ``.text``, ``.image``, ``.curve()`` (float64 tensors z, f(z), f′(z) as drawn);
+    ``.draw()`` draws the current view as a plain figure.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: choose one of {', '.join(_ACTIVATIONS)}")
+    controls = {
+        "activation": widgets.Dropdown(options=list(_ACTIVATIONS), value=name, description="activation"),
+        "span": widgets.FloatRangeSlider(value=(low, high), min=-10.0, max=10.0, step=0.5,
+                                         description="input z", continuous_update=False),
+        "slope": widgets.FloatSlider(value=slope, min=0.0, max=0.5, step=0.01, description="leak slope",
+                                     continuous_update=False),
+    }
+
+    def curve(box):
+        return _activation_curve(box.activation.value, *box.span.value, slope=box.slope.value)
+
+    def make_figure(box):
+        z, value, derivative = curve(box)
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        ax.plot(z, value, color="C0", label=f"{box.activation.value}(z)")
+        ax.plot(z, derivative, color="C1", linestyle="--", label="derivative (autograd)")
+        ax.set(title=f"{box.activation.value} and its derivative", xlabel="input z (pre-activation)",
+               ylabel="output / slope")
+        ax.legend(loc="upper left")
+        return fig
+
+    def describe(box):
+        z, _, derivative = curve(box)
+        top = int(derivative.argmax())
+        saturated = (derivative < 0.01).double().mean().item()
+        return (f"Largest derivative on this range: <b>{derivative[top]:.3g}</b> (at z = {round(float(z[top]), 2) + 0.0:g}), so "
+                f"through n such layers the activations alone scale a gradient by at most {derivative[top]:.3g}ⁿ. "
+                f"Saturated (f′ &lt; 0.01) on {saturated:.0%} of the range.")
+
+    box = _explorer_box(controls, make_figure, describe)
+    box.curve = lambda: curve(box)
+    return box
+
+
+def _descent_path(loss_fn: Callable, start, lr: float, momentum: float, steps: int):
+    """Points visited by gradient descent with PyTorch's momentum (v ← μv + g, w ← w − ηv)."""
+    import torch
+
+    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    velocity = torch.zeros_like(w)
+    points = [w.detach().clone()]
+    for _ in range(steps):
+        grad, = torch.autograd.grad(loss_fn(w), w)
+        velocity = momentum * velocity + grad
+        with torch.no_grad():
+            w -= lr * velocity
+        points.append(w.detach().clone())
+        if not torch.isfinite(w).all():
+            break
+    return torch.stack(points)
+
+
+def gradient_descent_explorer(loss_fn: Callable, *, lr: float = 0.1, momentum: float = 0.0,
+                              start=(-4.0, 3.0), steps: int = 30, limits=(-5.0, 5.0, -5.0, 5.0),
+                              minimum=None):
+    """Sliders for learning rate, momentum and start point; the descent path drawn on the surface.
+
+    Built for chapter 04 (gradient descent); the surface is ``loss_fn``, a function of float64
+    points [..., 2], drawn by ``utils.plots.plot_surface_paths``. The path takes ``steps`` steps
+    of w ← w − η v with v ← μ v + ∇f(w) (what torch.optim.SGD does) and the verdict says where it
+    ended, or that it diverged. Parts for code: ``.lr``, ``.momentum``, ``.start_x``, ``.start_y``,
+    ``.text``, ``.image``, ``.path()`` (the points, [T, 2]); ``.draw()`` draws the current view.
+    """
+    import math
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from utils.plots import plot_surface_paths
+
+    x_min, x_max, y_min, y_max = limits
+    if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
+        raise ValueError(f"start={tuple(start)} lies outside the frame limits={tuple(limits)}")
+
+    def slider(value, low, high, name):
+        return widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 100,
+                                   description=name, continuous_update=False)
+
+    controls = {
+        "lr": widgets.FloatLogSlider(value=lr, base=10, min=-3, max=0, step=0.05, description="learning rate",
+                                     readout_format=".3g", continuous_update=False),
+        "momentum": slider(momentum, 0.0, 0.99, "momentum"),
+        "start_x": slider(start[0], x_min, x_max, "start w₁"),
+        "start_y": slider(start[1], y_min, y_max, "start w₂"),
+    }
+
+    def path(box):
+        return _descent_path(loss_fn, (box.start_x.value, box.start_y.value), box.lr.value,
+                             box.momentum.value, steps)
+
+    def make_figure(box):
+        fig, ax = plt.subplots(figsize=(5.0, 4.4))
+        label = f"η = {box.lr.value:.3g}, μ = {box.momentum.value:.2f}"
+        plot_surface_paths(ax, loss_fn, {label: path(box)}, limits=limits, minimum=minimum,
+                           title=f"{steps} steps of gradient descent")
+        return fig
+
+    def describe(box):
+        points = path(box)
+        first, last = float(loss_fn(points[0])), float(loss_fn(points[-1]))
+        if not math.isfinite(last) or last > first:
+            return (f"<b>Diverged</b>: the loss grew from {first:.3g} to {last:.3g}. "
+                    "Lower the learning rate (or the momentum).")
+        return f"After {len(points) - 1} steps the loss fell from {first:.3g} to <b>{last:.3g}</b>."
+
+    box = _explorer_box(controls, make_figure, describe)
+    box.path = lambda: path(box)
+    return box
+
+
+def perceptron_stepper(X, t, w0, lr: float = 1.0, *, limits=None, xlabel: str = "x₁", ylabel: str = "x₂"):
+    """Step through the perceptron's learning rule one example at a time and watch the line move.
+
+    Built for chapter 02 (the perceptron). ``X`` holds 2-D points [n, 2] (without the bias
+    column), ``t`` their targets ±1, ``w0`` the starting weights (w₀ = bias, w₁, w₂) and ``lr``
+    the learning rate η. Each click on "Step" applies Δw = η(t − y)x (``utils.perceptron``) to
+    the next example, cycling through the data in order, rings that example on the redrawn plane
+    and prints the weights, x, y, t and Δw; "Reset" goes back to ``w0``. ``limits`` frames the
+    plane (x_min, x_max, y_min, y_max), by default the points plus a margin of 0.5; ``xlabel``
+    and ``ylabel`` name its axes. Parts for code: ``.step_button``, ``.reset_button``, ``.text``
+    (HTML), ``.image`` (the plot, PNG bytes), ``.steps`` (the ``Step`` records so far) and
+    ``.weights()`` (the current w). ``.draw(updates=5)`` draws the start and the line after each
+    of the first ``updates`` updates (the steps that changed w) as small multiples: the static
+    fallback for ``show``.
+    """
+    import io
+    import math
+
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    import torch
+
+    from utils.perceptron import perceptron_steps, with_bias
+    from utils.plots import plot_linear_boundary
+
+    points = torch.as_tensor(X, dtype=torch.float32)
+    targets = torch.as_tensor(t, dtype=torch.float32).reshape(-1)
+    start = torch.as_tensor(w0, dtype=torch.float32)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"X must hold 2-D points, shape [n, 2], without the bias column; got {tuple(points.shape)}")
+    if len(targets) != len(points) or not bool(torch.all(targets.abs() == 1)):
+        raise ValueError(f"t must hold one target per point ({len(points)}), each −1 or +1")
+    if start.shape != (3,):
+        raise ValueError(f"w0 must hold 3 weights (w₀ = bias, w₁, w₂); got shape {tuple(start.shape)}")
+    if limits is None:
+        low, high = (points.min(0).values - 0.5).tolist(), (points.max(0).values + 0.5).tolist()
+        limits = (low[0], high[0], low[1], high[1])
+    inputs = with_bias(points)
+
+    def fmt(vector):
+        return "(" + ", ".join(f"{value:+.2f}" for value in vector.tolist()) + ")"
+
+    def panel(ax, w, step, title):
+        plot_linear_boundary(ax, w[1:], w[0], points, targets, title=title, limits=limits,
+                             xlabel=xlabel, ylabel=ylabel)
+        if step is not None:
+            ax.scatter(*points[step.index].tolist(), s=260, facecolors="none", edgecolors="black",
+                       linewidths=1.5, label=f"example #{step.index}", zorder=4)
+            ax.legend(loc="upper left", fontsize=8)
+
+    box = widgets.VBox()
+    box.step_button = widgets.Button(description="Step", tooltip="apply the rule to the next example")
+    box.reset_button = widgets.Button(description="Reset", tooltip=f"back to w = {fmt(start)}")
+    box.text, box.image = widgets.HTML(), widgets.Image(format="png", width=440)
+    box.steps = []
+    stream = {}
+    box.weights = lambda: box.steps[-1].w.clone() if box.steps else start.clone()
+
+    def redraw():
+        step, w = (box.steps[-1] if box.steps else None), box.weights()
+        if step is None:
+            box.text.value = f"Start: w = {fmt(w)}, η = {lr:g}. Press <b>Step</b> to apply the rule to example #0."
+        else:
+            change = ("y = t, so Δw = 0" if step.y == step.t
+                      else f"y ≠ t, so Δw = η(t − y)x = {fmt(step.delta)}")
+            box.text.value = (f"Step {step.number}: example #{step.index}, x = {fmt(step.x)} (x₀ = 1 is the "
+                              f"bias input): y = <b>{step.y:+.0f}</b>, t = <b>{step.t:+.0f}</b>; {change}. "
+                              f"Now w = <b>{fmt(w)}</b>.")
+        fig, ax = plt.subplots(figsize=(4.6, 4.0))
+        panel(ax, w, step, "start" if step is None else f"after step {step.number}")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        plt.close(fig)
+        box.image.value = buffer.getvalue()
+
+    def reset(_button=None):
+        stream["steps"] = perceptron_steps(inputs, targets, start, lr)
+        box.steps.clear()
+        redraw()
+
+    def step(_button=None):
+        box.steps.append(next(stream["steps"]))
+        redraw()
+
+    def draw(updates: int = 5):
+        shown, unchanged = [(start, None)], 0
+        for record in perceptron_steps(inputs, targets, start, lr):
+            if len(shown) > updates or unchanged == len(points):  # enough, or a whole pass without change
+                break
+            if bool(torch.any(record.delta != 0)):
+                shown.append((record.w, record))
+                unchanged = 0
+            else:
+                unchanged += 1
+        columns = min(3, len(shown))
+        rows = math.ceil(len(shown) / columns)
+        fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(4.0 * columns, 3.7 * rows))
+        for number, (ax, (w, record)) in enumerate(zip(axes.flat, shown)):
+            heading = "start" if record is None else f"update {number}: step {record.number}, example #{record.index}"
+            panel(ax, w, record, f"{heading}\nw = {fmt(w)}")
+        for ax in axes.flat[len(shown):]:
+            ax.axis("off")
+        ending = "; then a whole pass without a mistake: converged" if unchanged == len(points) else ""
+        fig.suptitle(f"The perceptron's line after each of its first {len(shown) - 1} updates (η = {lr:g}){ending}")
+        fig.tight_layout()
+        plt.show()
+
+    box.step_button.on_click(step)
+    box.reset_button.on_click(reset)
+    box.draw = draw
+    reset()
+    box.children = [widgets.HBox([box.step_button, box.reset_button]), box.text, box.image]
     return box

@@ -19,6 +19,12 @@ def _check_to_course_device(fn):
                                         "cannot carry gradients. Use .float() or .to(dtype=torch.float32)")
     require(out.device.type == "cpu", f"the tensor is on {out.device}, expected the device you were given")
     require(torch.equal(out, x.float()), "the values changed: convert the type, keep the numbers")
+    # On a CPU-only machine "cpu" is also where a device-blind answer lands; PyTorch's "meta" device
+    # (shapes, no data) exists everywhere and tells the two apart.
+    moved = call(fn, x, torch.device("meta"), name="to_course_device")
+    require(torch.is_tensor(moved) and moved.device.type == "meta",
+            f"asked for the 'meta' device, the tensor came back on {getattr(moved, 'device', '?')}: use the "
+            "device you were given (x.to(device=device, ...)), not a fixed one like 'cpu' or 'cuda'")
 
 
 q1 = Question("q1", "a tensor on the course's device", _check_to_course_device,
@@ -41,7 +47,15 @@ def _check_seeded_sample(fn):
             "two calls with the same seed gave different numbers: seed before you draw")
     require(not torch.equal(first, call(fn, 8, 5, name="seeded_sample")),
             "seeds 7 and 8 gave the same numbers: is the seed you were given really used?")
-    require(abs(first.float().mean().item()) < 3, "the numbers should come from a standard normal (torch.randn)")
+    require(first.dtype == torch.float32, f"dtype is {first.dtype}, expected torch.float32 (what torch.randn gives)")
+    expected = _seeded_sample(7, 5)
+    uniform = bool(((first >= 0) & (first < 1)).all())
+    require(torch.equal(first, expected) or not uniform,
+            "every number lies in [0, 1): that is torch.rand (uniform); a standard normal comes from torch.randn")
+    require(torch.equal(first, expected),
+            f"got {[round(v, 4) for v in first.tolist()]}, expected {[round(v, 4) for v in expected.tolist()]} "
+            "for seed 7: draw with torch.randn(n, generator=...) "
+            "from a torch.Generator seeded with `seed`")
     require(global_untouched, "right numbers, but your function reseeded the notebook's global random "
                               "stream (torch.manual_seed), so every later cell now draws different numbers. "
                               "Use a generator of your own: torch.Generator().manual_seed(seed)")
