@@ -2,7 +2,7 @@
 #   make lab     install everything and open the course in JupyterLab
 #   make test    install everything and run the whole test suite (unit tests + every notebook)
 #   make bench   run every notebook in a fresh kernel (quick profile) and print a timing table
-#   make site    build the offline site (every notebook executed, quick profile) into _site/
+#   make site    build the offline site (every notebook executed, quick profile) into _build/html/
 #   make release write the student copy (solutions stubbed out) to release/  [REPO=owner/name]
 #   make grade DIR=submissions/   grade completed student notebooks into grades.csv
 PYTHON ?= python3
@@ -52,4 +52,4 @@ grade: install
 	$(BIN)/python -m utils.grading "$(DIR)" --out grades.csv
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output _build _site release
+	rm -rf $(VENV) .pytest_cache test-output _build release
