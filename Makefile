@@ -29,7 +29,7 @@ lab: install
 	$(BIN)/jupyter lab $(ROOT_FLAG) chapters/
 
 test: install chromium
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	scripts/offline.sh $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 # The browser test drives Debian's Chromium (never a downloaded browser). Installed here where we
 # can (root with apt-get); elsewhere the test is skipped and says why.

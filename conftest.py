@@ -3,11 +3,37 @@
 The notebook kernels that nbval starts inherit this process's environment, so setting it here
 puts them in the quick profile, makes failed checks fail the run, and sizes their threads.
 """
+import atexit
 import os
+import random
+import shutil
+import tempfile
 
 os.environ["COURSE_TESTING"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+# No notebook may rely on a file another notebook (or an earlier run) left behind: every test run
+# starts from an empty data folder, and the notebooks run in a shuffled order (see below).
+if "COURSE_DATA" not in os.environ:
+    os.environ["COURSE_DATA"] = tempfile.mkdtemp(prefix="course-data-")
+    atexit.register(shutil.rmtree, os.environ["COURSE_DATA"], ignore_errors=True)
+os.environ.setdefault("COURSE_SHUFFLE_SEED", str(random.SystemRandom().randrange(10_000)))
+
+
+def pytest_report_header(config):
+    return (f"course: data folder {os.environ['COURSE_DATA']}, notebook order shuffled with "
+            f"COURSE_SHUFFLE_SEED={os.environ['COURSE_SHUFFLE_SEED']}, network "
+            f"{'isolated' if os.environ.get('COURSE_NETWORK_ISOLATED') else 'not isolated'}")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run whole notebooks in a shuffled order (cells stay in order): no hidden dependence between them."""
+    files = list(dict.fromkeys(item.fspath for item in items))
+    random.Random(int(os.environ["COURSE_SHUFFLE_SEED"])).shuffle(files)
+    rank = {path: index for index, path in enumerate(files)}
+    items.sort(key=lambda item: rank[item.fspath])  # a stable sort keeps each file's own order
 
 
 def pytest_configure(config):

@@ -38,3 +38,8 @@ def test_bad_arguments_are_explained():
         expect([1, 2], between=(0, 3), what="x")
     with pytest.raises(TypeError, match="one number"):
         expect(True, between=(0, 3), what="x")
+
+
+def test_a_timing_says_it_varies(capsys):
+    expect(0.25, between=(0, 1), what="seconds per epoch", varies=True)
+    assert capsys.readouterr().out.strip() == "✓ seconds per epoch = 0.25 (expected 0–1, a timing that varies from run to run)"
