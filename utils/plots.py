@@ -104,12 +104,15 @@ _HISTORY_LABELS = {"loss": "loss (mean per example)", "accuracy": "accuracy (fra
                    "lr": "learning rate", "seconds": "seconds per epoch"}
 
 
-def plot_history(history, *, metrics=("loss", "metric"), title: str = "Learning curves"):
+def plot_history(history, *, metrics=("loss", "metric"), title: str = "Learning curves",
+                 log_loss: bool = True):
     """Learning curves from ``fit()``'s History: one panel per metric, training vs validation.
 
     Introduced in chapter 05. ``metrics`` names columns without their ``train_``/``val_`` prefix
     ("loss", "metric"), drawn in COLORS["train"] and COLORS["val"], or a single column such as
-    "lr" or "seconds", drawn alone. A dotted line marks ``history.best``'s epoch. Returns the figure.
+    "lr" or "seconds", drawn alone. A dotted line marks ``history.best``'s epoch. With
+    ``log_loss`` (the default) a positive loss is drawn on a log scale, where the late epochs'
+    gap between training and validation is visible next to the first epochs' fall. Returns the figure.
     """
     import math
 
@@ -137,6 +140,10 @@ def plot_history(history, *, metrics=("loss", "metric"), title: str = "Learning 
             ax.axvline(best["epoch"], color=COLORS["boundary"], linestyle=":", linewidth=1,
                        label=f"best epoch ({best['epoch']})")
         ax.set(xlabel="epoch", ylabel=_HISTORY_LABELS.get(shown, shown), title=f"{shown} per epoch")
+        drawn = [y for line in ax.lines[: len(ax.lines) - (best is not None)] for y in line.get_ydata()]
+        if name == "loss" and log_loss and drawn and min(drawn) > 0:
+            ax.set_yscale("log")
+            ax.set_ylabel(ax.get_ylabel() + ", log scale")
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
