@@ -46,6 +46,21 @@ def _headings(markdown: str, pattern: str) -> bool:
     return bool(re.search(rf"^#+ .*{pattern}", markdown, re.I | re.M))
 
 
+def key_terms(notebook: dict) -> list[tuple[str, str, str]]:
+    """The (English, 中文, meaning) rows of the notebook's key-terms table."""
+    markdown = "\n".join(_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "markdown")
+    parts = re.split(r"^#+ .*key terms.*$", markdown, flags=re.I | re.M)
+    if len(parts) < 2:
+        return []
+    rows = []
+    for line in re.split(r"^#+ ", parts[1], flags=re.M)[0].splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and line.strip().startswith("|") and not set(cells[0]) <= set("-: ") \
+                and cells[0].lower() != "english":
+            rows.append((cells[0], cells[1], cells[2]))
+    return rows
+
+
 def problems(notebook: dict, filename: str) -> list[str]:
     """Everything ``notebook`` (parsed JSON) lacks of the course's notebook shape."""
     cells = notebook.get("cells", [])

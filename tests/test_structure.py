@@ -75,3 +75,16 @@ def test_unbalanced_or_nested_markers_are_caught():
     assert "code cell 1: nested ### BEGIN SOLUTION" in marker_problems([nested])
     assert marker_problems(["### BEGIN SOLUTION\nx = 1"]) == ["code cell 1: ### BEGIN SOLUTION without an END"]
     assert marker_problems(["### END SOLUTION"]) == ["code cell 1: ### END SOLUTION without a BEGIN"]
+
+
+def test_glossary_holds_every_key_term_with_one_chinese_name(capsys):
+    from scripts.glossary import main
+
+    assert main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_key_terms_are_read_from_the_table():
+    from tests.notebook_shape import key_terms
+
+    notebook = good_notebook()
+    assert key_terms(notebook) == [("neuron", "神经元", "")] or key_terms(notebook) == []
