@@ -184,7 +184,9 @@ class Question:
                 f"✗ {self.name}（{self._title_zh}）还不正确：{wrong.zh or wrong.en}"))
         else:
             message = say(f"✓ {self.name} ({self.title}): correct!", f"✓ {self.name}（{self._title_zh}）：正确！")
-            result = Result(self.name, "correct", message + (f" {note}" if note else ""))
+            if note:  # in both languages the note, itself bilingual, goes on lines of its own
+                message += ("\n    " if language() == "both" else " ") + note
+            result = Result(self.name, "correct", message)
         print(result.message)
         self._log(result)
         if _strict() and not result.passed:
