@@ -31,11 +31,12 @@ lab: install
 test: install chromium
 	scripts/offline.sh $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
-# The browser test drives Debian's Chromium (never a downloaded browser). Installed here where we
-# can (root with apt-get); elsewhere the test is skipped and says why.
+# The browser test drives Debian's Chromium (never a downloaded browser), with a font for the
+# Chinese key terms in its screenshots. Installed here where we can (root with apt-get); elsewhere
+# the test is skipped and says why.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	@{ command -v chromium && [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } \
 	  || echo "Chromium is not installed and could not be installed here: the browser test will be skipped."
 
 site: install

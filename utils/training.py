@@ -132,8 +132,10 @@ def load_checkpoint(path, model: nn.Module, *, optimizer=None, scheduler=None) -
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(
-            f"{path} could not be read ({type(error).__name__}: {str(error).splitlines()[0]}). "
-            "It is damaged or not a checkpoint of this course: delete it, or use another checkpoint_dir."
+            f"{path} could not be read as a checkpoint ({type(error).__name__}). It is damaged or was not "
+            "written by fit(): delete it, or use another checkpoint_dir. (Loading it with "
+            "weights_only=False, as PyTorch's own message suggests, would run any code the file holds: "
+            "only ever do that for a file you wrote yourself.)"
         ) from None
     if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
         raise CheckpointError(f"{path} is not a checkpoint written by fit(); for a bare state_dict use "

@@ -259,7 +259,8 @@ def gradient_descent_explorer(loss_fn: Callable, *, lr: float = 0.1, momentum: f
 
     controls = {
         "lr": widgets.FloatLogSlider(value=lr, base=10, min=-3, max=0, step=0.05, description="learning rate",
-                                     readout_format=".3g", continuous_update=False),
+                                     readout_format=".3g", continuous_update=False,
+                                     style={"description_width": "initial"}),
         "momentum": slider(momentum, 0.0, 0.99, "momentum"),
         "start_x": slider(start[0], x_min, x_max, "start w₁"),
         "start_y": slider(start[1], y_min, y_max, "start w₂"),
