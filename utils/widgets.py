@@ -46,71 +46,12 @@ TWO_INPUT_FUNCTIONS = {
 _GATE_TARGETS = ("AND", "OR", "NAND", "NOR", "XOR")
 
 
-def neuron_explorer(w1: float = 1.0, w2: float = 1.0, b: float = -1.5, target: str = "AND"):
-    """Sliders for a 2-input neuron's w₁, w₂ and b, its decision line, and the gate it computes.
-
-    Built for chapter 01 (the M-P neuron): the neuron outputs +1 where w·x + b ≥ 0 and −1
-    elsewhere. Moving a slider redraws the plane with ``plot_linear_boundary``, colours the four
-    binary inputs by the neuron's output, rings the ones that differ from the ``target`` gate,
-    and names the truth table computed. The returned box exposes its parts for code:
-    ``.w1``, ``.w2``, ``.b`` (sliders), ``.target`` (dropdown), ``.text`` (the verdict, HTML)
-    and ``.image`` (the plot, PNG bytes).
-    """
-    import io
-
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from utils.plots import plot_linear_boundary
-
-    if target not in _GATE_TARGETS:
-        raise ValueError(f"target={target!r} is not one of the gates offered: {', '.join(_GATE_TARGETS)}")
-    inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    targets = {name: np.array(row) for row, name in TWO_INPUT_FUNCTIONS.items() if name in _GATE_TARGETS}
-
-    def slider(value, name):
-        return widgets.FloatSlider(value=value, min=-2.0, max=2.0, step=0.1, description=name,
-                                   continuous_update=False, readout_format=".1f")
-
-    box = widgets.VBox()
-    box.w1, box.w2, box.b = slider(w1, "w₁"), slider(w2, "w₂"), slider(b, "b")
-    box.target = widgets.Dropdown(options=list(_GATE_TARGETS), value=target, description="target")
-    box.text, box.image = widgets.HTML(), widgets.Image(format="png", width=420)
-
-    def redraw(_change=None):
-        w, bias = np.array([box.w1.value, box.w2.value]), box.b.value
-        z = np.round(inputs @ w + bias, 9)  # slider steps are decimals: 0.3 − 0.3 must be 0
-        y = np.where(z >= 0, 1, -1)
-        wrong = y != targets[box.target.value]
-        name = TWO_INPUT_FUNCTIONS[tuple(int(v) for v in y)]
-        outputs = ", ".join(f"{v:+d}".replace("-", "−") for v in y)
-        on_line = " Some input lies exactly on the line (z = 0): the ≥ 0 convention makes it +1." \
-            if np.any(z == 0) else ""
-        box.text.value = (f"The neuron computes <b>{name}</b> (outputs {outputs} for x = 00, 01, 10, 11). "
-                          f"Target {box.target.value}: {4 - wrong.sum()} of 4 rows right.{on_line}")
-        fig, ax = plt.subplots(figsize=(4.2, 4.0))
-        plot_linear_boundary(ax, w, bias, inputs, y, title=f"w = ({w[0]:.1f}, {w[1]:.1f}), b = {bias:.1f}: {name}")
-        ax.scatter(*inputs[wrong].T, s=260, facecolors="none", edgecolors="black", label=f"≠ {box.target.value}")
-        ax.legend(loc="upper left")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(fig)
-        box.image.value = buffer.getvalue()
-
-    for control in (box.w1, box.w2, box.b, box.target):
-        control.observe(redraw, names="value")
-    redraw()
-    box.children = [widgets.HBox([box.w1, box.w2]), widgets.HBox([box.b, box.target]), box.text, box.image]
-    return box
-
-
 def _explorer_box(controls: dict, make_figure: Callable, describe: Callable):
     """A VBox of ``controls`` (also set as attributes), a verdict ``.text`` and the plot ``.image``.
 
     ``make_figure(box)`` draws the current view on a new figure; ``describe(box)`` returns the
     verdict's HTML. The box gets ``.figure()`` (that figure, not shown) and ``.draw()`` (shown:
-    the static fallback for ``show``). Shared by the explorers of chapters 03 and 04.
+    the static fallback for ``show``). Shared by the explorers of chapters 01, 03 and 04.
     """
     import io
 
@@ -142,6 +83,58 @@ def _explorer_box(controls: dict, make_figure: Callable, describe: Callable):
     row = list(controls.values())
     box.children = [*(widgets.HBox(row[i:i + 2]) for i in range(0, len(row), 2)), box.text, box.image]
     return box
+
+
+def neuron_explorer(w1: float = 1.0, w2: float = 1.0, b: float = -1.5, target: str = "AND"):
+    """Sliders for a 2-input neuron's w₁, w₂ and b, its decision line, and the gate it computes.
+
+    Built for chapter 01 (the M-P neuron): the neuron outputs +1 where w·x + b ≥ 0 and −1
+    elsewhere. Moving a slider redraws the plane with ``plot_linear_boundary``, colours the four
+    binary inputs by the neuron's output, rings the ones that differ from the ``target`` gate,
+    and names the truth table computed. The returned box exposes its parts for code:
+    ``.w1``, ``.w2``, ``.b`` (sliders), ``.target`` (dropdown), ``.text`` (the verdict, HTML)
+    and ``.image`` (the plot, PNG bytes).
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from utils.plots import plot_linear_boundary
+
+    if target not in _GATE_TARGETS:
+        raise ValueError(f"target={target!r} is not one of the gates offered: {', '.join(_GATE_TARGETS)}")
+    inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    targets = {name: np.array(row) for row, name in TWO_INPUT_FUNCTIONS.items() if name in _GATE_TARGETS}
+
+    def slider(value, name):
+        return widgets.FloatSlider(value=value, min=-2.0, max=2.0, step=0.1, description=name,
+                                   continuous_update=False, readout_format=".1f")
+
+    def state(box):
+        w, bias = np.array([box.w1.value, box.w2.value]), box.b.value
+        z = np.round(inputs @ w + bias, 9)  # slider steps are decimals: 0.3 − 0.3 must be 0
+        y = np.where(z >= 0, 1, -1)
+        return w, bias, z, y, y != targets[box.target.value], TWO_INPUT_FUNCTIONS[tuple(int(v) for v in y)]
+
+    def describe(box):
+        _, _, z, y, wrong, name = state(box)
+        outputs = ", ".join(f"{v:+d}".replace("-", "−") for v in y)
+        on_line = " Some input lies exactly on the line (z = 0): the ≥ 0 convention makes it +1." \
+            if np.any(z == 0) else ""
+        return (f"The neuron computes <b>{name}</b> (outputs {outputs} for x = 00, 01, 10, 11). "
+                f"Target {box.target.value}: {4 - wrong.sum()} of 4 rows right.{on_line}")
+
+    def make_figure(box):
+        w, bias, _, y, wrong, name = state(box)
+        fig, ax = plt.subplots(figsize=(4.2, 4.0))
+        plot_linear_boundary(ax, w, bias, inputs, y, title=f"w = ({w[0]:.1f}, {w[1]:.1f}), b = {bias:.1f}: {name}")
+        ax.scatter(*inputs[wrong].T, s=260, facecolors="none", edgecolors="black", label=f"≠ {box.target.value}")
+        ax.legend(loc="upper left")
+        return fig
+
+    controls = {"w1": slider(w1, "w₁"), "w2": slider(w2, "w₂"), "b": slider(b, "b"),
+                "target": widgets.Dropdown(options=list(_GATE_TARGETS), value=target, description="target")}
+    return _explorer_box(controls, make_figure, describe)
 
 
 #: The activations of chapter 03, by the name the explorer's dropdown shows.
