@@ -175,7 +175,7 @@ def activation_explorer(name: str = "sigmoid", low: float = -6.0, high: float = 
     controls = {
         "activation": widgets.Dropdown(options=list(_ACTIVATIONS), value=name, description="activation"),
         "span": widgets.FloatRangeSlider(value=(low, high), min=-10.0, max=10.0, step=0.5,
-                                         description="input z", continuous_update=False),
+                                         description="input z", continuous_update=False, readout_format=".1f"),
         "slope": widgets.FloatSlider(value=slope, min=0.0, max=0.5, step=0.01, description="leak slope",
                                      continuous_update=False),
     }
