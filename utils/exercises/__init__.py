@@ -18,110 +18,19 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
-import sys
 import textwrap
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
 from utils.env import under_tests
+from utils.exercises.cases import Case, Mistake, function_checker, same
+from utils.exercises.checks import (Forbidden, as_number, as_tensor, call, compare_gradients, forbidden_use,
+                                    forbidding, parts, time_limit)
+from utils.exercises.core import ExerciseFailed, NotAttempted, Wrong, close, gap, language, require, say
 
-__all__ = ["ExerciseFailed", "NotAttempted", "Question", "Result", "call", "close", "gap", "language", "require", "say"]
-
-
-class ExerciseFailed(AssertionError):
-    """Raised under the tests when a check does not pass."""
-
-
-class NotAttempted(Exception):
-    """The learner has not written an answer yet."""
-
-
-class Wrong(Exception):
-    """A specific check failed; the message says what is wrong and how to fix it."""
-
-    def __init__(self, message: str, zh: str | None = None):
-        super().__init__(message)
-        self.en, self.zh = message, zh
-
-    def text(self) -> str:
-        return say(self.en, self.zh)
-
-
-def language() -> str:
-    """The learner's language for messages: $COURSE_LANG, one of en, zh, both (default en)."""
-    chosen = os.environ.get("COURSE_LANG", "en").strip().lower()
-    return chosen if chosen in ("en", "zh", "both") else "en"
-
-
-def say(en: str, zh: str | None) -> str:
-    """A message in the learner's language; English where no Chinese is given."""
-    chosen = language()
-    if chosen == "zh" and zh:
-        return zh
-    if chosen == "both" and zh:
-        return f"{en}\n    {zh}"
-    return en
-
-
-def require(condition, message: str, zh: str | None = None) -> None:
-    """One link in a checker's chain: if ``condition`` is false, fail with ``message`` (``zh`` in Chinese)."""
-    if not condition:
-        raise Wrong(message, zh)
-
-
-def _snapshot(value):
-    return value.detach().clone() if torch.is_tensor(value) else None
-
-
-def call(fn: Callable, *args, name: str = "your function", **kwargs):
-    """Call the learner's ``fn`` the way a checker should.
-
-    A stub that raises NotImplementedError becomes "not attempted"; any other exception becomes
-    a message naming it; an input tensor changed in place is an error of its own, because the
-    caller's data must not change under them; ``None`` returned means a missing ``return``.
-    """
-    if fn is None:
-        raise NotAttempted()
-    if not callable(fn):
-        raise Wrong(f"expected a function, got {type(fn).__name__}: pass the function itself, "
-                    f"without calling it (write f, not f())",
-                    f"需要一个函数，却得到了 {type(fn).__name__}：请传入函数本身，不要调用它（写 f，而不是 f()）")
-    before = [_snapshot(a) for a in args]
-    try:
-        result = fn(*args, **kwargs)
-    except NotImplementedError:
-        raise NotAttempted() from None
-    except Exception as error:  # the learner's code failed: say how, without a deep traceback
-        raise Wrong(f"{name} raised {type(error).__name__}: {error}",
-                    f"{name} 抛出了 {type(error).__name__}：{error}") from None
-    for position, (arg, old) in enumerate(zip(args, before)):
-        if old is not None and (arg.shape != old.shape or not torch.equal(arg.detach(), old)):
-            raise Wrong(f"{name} changed its input (argument {position + 1}) in place. The right "
-                        f"values are not enough: the caller's tensor must stay as it was. Work on a "
-                        f"copy (x.clone()) or use out-of-place operations (x = x + 1, not x += 1).",
-                        f"{name} 原地修改了它的输入（第 {position + 1} 个参数）。只有正确的值还不够：调用者的"
-                        f"张量必须保持原样。请在副本上操作（x.clone()），或使用非原地运算（x = x + 1，而不是 x += 1）。")
-    if result is None:
-        raise Wrong(f"{name} returned None: did you forget the `return` line?",
-                    f"{name} 返回了 None：是不是忘了写 `return` 这一行？")
-    return result
-
-
-def close(actual, expected, *, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
-    """Whether two tensors (or numbers) agree within tolerance, without raising."""
-    actual = torch.as_tensor(actual, dtype=torch.float64)
-    expected = torch.as_tensor(expected, dtype=torch.float64)
-    return actual.shape == expected.shape and torch.allclose(actual, expected, atol=atol, rtol=rtol)
-
-
-def gap(actual, expected) -> float:
-    """Largest absolute difference between two tensors, as karpathy's ``cmp()`` prints it."""
-    actual = torch.as_tensor(actual, dtype=torch.float64)
-    expected = torch.as_tensor(expected, dtype=torch.float64)
-    return (actual - expected).abs().max().item()
+__all__ = ["Case", "ExerciseFailed", "Forbidden", "Mistake", "NotAttempted", "Question", "Result", "Wrong",
+           "as_number", "as_tensor", "call", "close", "compare_gradients", "forbidden_use", "forbidding", "function_checker",
+           "gap", "language", "parts", "require", "same", "say", "time_limit"]
 
 
 @dataclass(frozen=True)
@@ -154,17 +63,15 @@ class Question:
     """One exercise: a chain of checks, a hint and a reference solution.
 
     ``checker(answer)`` raises ``Wrong`` (through ``require`` or ``call``) at the first problem
-    and returns an optional success note. ``reference`` is the solution that ``solution()``
-    shows: the source of a function, or a string of code.
+    and returns an optional success note; ``function_checker`` builds one from a table of cases.
+    ``chapter`` is the two-digit chapter number ("02"), which the grader reads. ``reference`` is
+    the solution that ``solution()`` shows: the source of a function, or a string of code.
     """
 
-    def __init__(self, name: str, title: str, checker: Callable, *, hint: str,
+    def __init__(self, name: str, title: str, checker: Callable, *, chapter: str, hint: str,
                  reference: Callable | str, title_zh: str | None = None, hint_zh: str | None = None):
-        self.name, self.title, self.title_zh = name, title, title_zh
+        self.name, self.title, self.title_zh, self.chapter = name, title, title_zh, chapter
         self._checker, self._hint, self._hint_zh, self._reference = checker, hint, hint_zh, reference
-        module = sys._getframe(1).f_globals.get("__name__", "")
-        match = re.search(r"ch(\d{2})$", module)
-        self.chapter = match.group(1) if match else ""
 
     def check(self, answer=None) -> Result:
         """Check ``answer`` and print the verdict: ✓ correct, ✗ what is wrong, or not attempted."""

@@ -35,7 +35,7 @@ def _check_to_course_device(fn):
                "传给你的设备（x.to(device=device, ...)），而不是固定的 'cpu' 或 'cuda'")
 
 
-q1 = Question("q1", "a tensor on the course's device", _check_to_course_device,
+q1 = Question("q1", "a tensor on the course's device", _check_to_course_device, chapter="00",
               hint="One call does both: tensor.to(device=..., dtype=...).",
               reference=_to_course_device, title_zh="放到课程设备上的张量",
               hint_zh="一次调用同时完成两件事：tensor.to(device=..., dtype=...)。")
@@ -82,7 +82,7 @@ def _check_seeded_sample(fn):
                "torch.Generator().manual_seed(seed)")
 
 
-q2 = Question("q2", "reproducible randomness", _check_seeded_sample,
+q2 = Question("q2", "reproducible randomness", _check_seeded_sample, chapter="00",
               hint="Make a torch.Generator, seed it, and pass generator=... to torch.randn.",
               reference=_seeded_sample, title_zh="可复现的随机数",
               hint_zh="创建一个 torch.Generator，给它设种子，再把 generator=... 传给 torch.randn。")
@@ -106,7 +106,7 @@ def _check_epochs_for(fn):
             zh=f"得到 quick={quick}，full={full}；应为 3 和 30")
 
 
-q3 = Question("q3", "sizing an experiment by profile", _check_epochs_for,
+q3 = Question("q3", "sizing an experiment by profile", _check_epochs_for, chapter="00",
               hint="A Profile answers profile.pick(quick=..., full=...).",
               reference=_epochs_for, title_zh="按配置决定实验规模",
               hint_zh="Profile 对象可以回答 profile.pick(quick=..., full=...)。")

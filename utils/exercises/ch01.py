@@ -104,7 +104,7 @@ def _check_mp_neuron(fn):
                "请按给定的 X、w 和 theta 计算，不要把任何东西固定为 3 个输入")
 
 
-q1 = Question("q1", "McCulloch and Pitts' threshold neuron", _check_mp_neuron,
+q1 = Question("q1", "McCulloch and Pitts' threshold neuron", _check_mp_neuron, chapter="01",
               hint="Compute the weighted sum of every row at once with X @ w, compare it with theta using >=, "
                    "and turn the True/False answers into 1/0 with .float().",
               reference=_mp_neuron, title_zh="McCulloch 和 Pitts 的阈值神经元",
@@ -155,7 +155,7 @@ def _check_nand_gate(fn):
                "能计算任何布尔函数，正如 McCulloch 和 Pitts 所论证的。")
 
 
-q2 = Question("q2", "a NAND gate from one neuron", _check_nand_gate,
+q2 = Question("q2", "a NAND gate from one neuron", _check_nand_gate, chapter="01",
               hint="NAND is −1 only for (1, 1). Start from the AND neuron of this chapter and ask what "
                    "flipping the sign of w and b does to every weighted sum.",
               reference=_nand_gate, title_zh="用一个神经元实现 NAND 门",
@@ -200,7 +200,7 @@ def _check_majority_neuron(fn):
                    "让任何输入都不依赖于 0 处的约定")
 
 
-q3 = Question("q3", "majority of n inputs", _check_majority_neuron,
+q3 = Question("q3", "majority of n inputs", _check_majority_neuron, chapter="01",
               hint="With every weight 1 the weighted sum counts the ones. Majority means more than n/2 ones: "
                    "where must the threshold −b sit?",
               reference=_majority_neuron, title_zh="n 个输入的多数表决",
@@ -250,7 +250,7 @@ def _check_xor_two_layers(fn):
                "两层神经元做到了一层做不到的事：第 03 章将学习这样的权重，而不是手工选定。")
 
 
-q4 = Question("q4", "XOR from two layers of neurons", _check_xor_two_layers,
+q4 = Question("q4", "XOR from two layers of neurons", _check_xor_two_layers, chapter="01",
               hint="XOR is true when at least one input is on (OR) and not both are (NAND). Put an OR neuron "
                    "and a NAND neuron side by side, then feed their outputs to an AND neuron.",
               reference=_xor_two_layers, title_zh="用两层神经元实现异或",

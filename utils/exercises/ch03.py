@@ -95,7 +95,7 @@ def _check_stable_sigmoid(fn):
                f"（最大差距 {gap(slope, expected):.2g}）")
 
 
-q1 = Question("q1", "a numerically stable sigmoid", _check_stable_sigmoid,
+q1 = Question("q1", "a numerically stable sigmoid", _check_stable_sigmoid, chapter="03",
               hint="With e = exp(−|z|) (never above 1): σ(z) = 1/(1 + e) when z ≥ 0 and e/(1 + e) when z < 0. "
                    "Pick per entry with torch.where; mind that both branches get differentiated, and how "
                    "|z| is differentiated at 0.",
@@ -169,7 +169,7 @@ def _check_mlp_forward(fn):
                "每个尺寸都要从给你的张量中取得，不要写死")
 
 
-q2 = Question("q2", "the forward pass of a two-layer network", _check_mlp_forward,
+q2 = Question("q2", "the forward pass of a two-layer network", _check_mlp_forward, chapter="03",
               hint="Two lines: hidden = ReLU(X W1ᵀ + b1), then logits = hidden W2ᵀ + b2. "
                    "The weights are stored [out, in], as nn.Linear stores them.",
               reference=_mlp_forward, title_zh="两层网络的前向传播",
@@ -223,7 +223,7 @@ def _check_xor_weights(fn):
                "一种做法：隐藏单元 1 = OR，隐藏单元 2 = NAND，输出 = 两者的 AND")
 
 
-q3 = Question("q3", "XOR from three neurons", _check_xor_weights,
+q3 = Question("q3", "XOR from three neurons", _check_xor_weights, chapter="03",
               hint="Each neuron is a gate from chapter 01. XOR(x₁, x₂) = AND(OR(x₁, x₂), NAND(x₁, x₂)): "
                    "the hidden layer computes OR and NAND, the output neuron ANDs them.",
               reference=_xor_weights, title_zh="用三个神经元实现异或",
@@ -278,7 +278,7 @@ def _check_count_parameters(fn):
                    f"{_torch_count(other)}。不管有多少层，都要遍历每一对相邻的尺寸")
 
 
-q4 = Question("q4", "counting an MLP's parameters", _check_count_parameters,
+q4 = Question("q4", "counting an MLP's parameters", _check_count_parameters, chapter="03",
               hint="Pair each layer size with the next one (zip(sizes, sizes[1:])): "
                    "a layer from n_in to n_out holds n_in·n_out weights and n_out biases.",
               reference=_count_parameters, title_zh="数一数 MLP 的参数",

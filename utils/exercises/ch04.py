@@ -68,7 +68,7 @@ def _check_softmax_cross_entropy(fn):
             zh=f"梯度与 (softmax − one_hot)/N 最多相差 {gap(grad, reference):.2g}")
 
 
-q1 = Question("q1", "a stable softmax cross-entropy", _check_softmax_cross_entropy,
+q1 = Question("q1", "a stable softmax cross-entropy", _check_softmax_cross_entropy, chapter="04",
               hint="log softmax(z)ᵢ = zᵢ − log Σⱼ exp(zⱼ), and it does not change if you subtract the row's "
                    "maximum from every zⱼ first. Then pick the target's entry in each row and average with −mean.",
               reference=_softmax_cross_entropy, title_zh="数值稳定的 softmax 交叉熵",
@@ -137,7 +137,7 @@ def _check_momentum_step(fn):
                f"torch.optim.SGD 在 {parameter.tolist()}")
 
 
-q2 = Question("q2", "one step of gradient descent with momentum", _check_momentum_step,
+q2 = Question("q2", "one step of gradient descent with momentum", _check_momentum_step, chapter="04",
               hint="Two lines, in this order: velocity = momentum·velocity + grad, then w = w − lr·velocity. "
                    "Return both, as new tensors.",
               reference=_momentum_step, title_zh="带动量的一步梯度下降",
@@ -224,7 +224,7 @@ def _check_numerical_gradient(fn):
                     zh=f"不传 h 调用时：{error.zh or error}。给 h 一个默认值，def numerical_gradient(f, x, h=1e-5)") from None
 
 
-q3 = Question("q3", "a finite-difference gradient", _check_numerical_gradient,
+q3 = Question("q3", "a finite-difference gradient", _check_numerical_gradient, chapter="04",
               hint="For each entry i: make a copy of x with h added to entry i, one with h subtracted, and store "
                    "(f(plus) − f(minus)) / (2h) in entry i of a zeros_like(x) result. x.view(-1)[i] indexes any shape.",
               reference=_numerical_gradient, title_zh="有限差分梯度",
@@ -263,7 +263,7 @@ def _check_lr_limit(fn):
                "（应为 2/4 = 0.5）")
 
 
-q4 = Question("q4", "the largest stable learning rate", _check_lr_limit,
+q4 = Question("q4", "the largest stable learning rate", _check_lr_limit, chapter="04",
               hint="Each eigen-direction of the Hessian is a 1-D quadratic with curvature λ, stable for η < 2/λ. "
                    "All must be stable at once.",
               reference=_lr_limit, title_zh="最大的稳定学习率",

@@ -112,7 +112,7 @@ def _check_train_step(fn):
                "这五行是本课程每一次训练的核心。")
 
 
-q1 = Question("q1", "one training step", _check_train_step,
+q1 = Question("q1", "one training step", _check_train_step, chapter="05",
               hint="Five lines, in this order: clear the old gradients, compute the outputs, the loss, "
                    "the gradients (backward), then let the optimizer update. Return the loss as a float.",
               reference=_train_step, title_zh="一个训练步",
@@ -203,7 +203,7 @@ def _check_evaluate_accuracy(fn):
                "这就是 utils.training 中的 evaluate()，只是不计算损失。")
 
 
-q2 = Question("q2", "an evaluation pass", _check_evaluate_accuracy,
+q2 = Question("q2", "an evaluation pass", _check_evaluate_accuracy, chapter="05",
               hint="Switch the model to evaluation mode, turn gradients off with a `with` block, and keep "
                    "two running counts over the batches: correct predictions and examples.",
               reference=_evaluate_accuracy, title_zh="一次评估",
@@ -303,7 +303,7 @@ def _check_dataset(cls):
                "DataLoader 可以把任何像这样的 Dataset 组成批次；第 14 章用同样的方式从磁盘读取图像。")
 
 
-q3 = Question("q3", "a Dataset class", _check_dataset,
+q3 = Question("q3", "a Dataset class", _check_dataset, chapter="05",
               hint="__init__ keeps the data (converted once to float32 / int64 tensors, pixels divided by 16, "
                    "without changing the arrays you were given), __len__ counts the examples, __getitem__ "
                    "returns one (x, y) pair.",

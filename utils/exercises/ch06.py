@@ -86,7 +86,7 @@ def _check_nesterov_update(fn):
                f"10 步都与 torch.optim.SGD(momentum=0.9, nesterov=True) 一致（最大差距 {gap(mine, theirs):.1e}）。")
 
 
-q1 = Question("q1", "Nesterov momentum", _check_nesterov_update,
+q1 = Question("q1", "Nesterov momentum", _check_nesterov_update, chapter="06",
               hint="Update the velocity first, exactly as heavy-ball momentum does; then step along the gradient "
                    "plus μ times the NEW velocity. Return both tensors, and build new ones instead of "
                    "changing w or v in place.",
@@ -171,7 +171,7 @@ def _check_debiased_averages(fn):
                "现在前几步平均的是数据，而不是平均值起始时的 0。")
 
 
-q2 = Question("q2", "Adam's bias correction", _check_debiased_averages,
+q2 = Question("q2", "Adam's bias correction", _check_debiased_averages, chapter="06",
               hint="Loop over the values with t counted from 1. Carry the raw average m from step to step; divide "
                    "by 1 − βᵗ only the copy you collect for the output, then torch.stack the copies.",
               reference=_debiased_averages, title_zh="Adam 的偏差校正",
@@ -262,7 +262,7 @@ def _check_lr_at(fn):
                "它与 SequentialLR(LinearLR, CosineAnnealingLR) 每一步都一致。")
 
 
-q3 = Question("q3", "warm-up, then cosine", _check_lr_at,
+q3 = Question("q3", "warm-up, then cosine", _check_lr_at, chapter="06",
               hint="Two cases. Before warmup_steps: base_lr·(start_factor + (1 − start_factor)·step/warmup_steps). "
                    "After: base_lr·(1 + cos(π·p))/2 with p = (step − warmup_steps)/(total_steps − warmup_steps).",
               reference=_lr_at, title_zh="先预热，再余弦退火",
@@ -334,7 +334,7 @@ def _check_early_stopping_epochs(fn):
                f"[1.0, 0.9, 0.95, 0.8, 0.85, 0.9] 和耐心值 2，应为 (4, 6)，得到的是 {late}")
 
 
-q4 = Question("q4", "early stopping", _check_early_stopping_epochs,
+q4 = Question("q4", "early stopping", _check_early_stopping_epochs, chapter="06",
               hint="Walk through the losses with epoch counted from 1; keep the best loss and its epoch, and "
                    "a counter of epochs since it that restarts at 0 on every strict improvement.",
               reference=_early_stopping_epochs, title_zh="早停",

@@ -100,7 +100,7 @@ def _check_batch_norm_train(fn):
                "与 torch.nn.functional.batch_norm(x, None, None, gamma, beta, training=True) 一致。")
 
 
-q1 = Question("q1", "batch norm, train mode", _check_batch_norm_train,
+q1 = Question("q1", "batch norm, train mode", _check_batch_norm_train, chapter="07",
               hint="Per feature (dim=0): mean, biased variance (correction=0), then "
                    "gamma * (x − mean) / sqrt(var + eps) + beta.",
               reference=_batch_norm_train, title_zh="批归一化：训练模式",
@@ -165,7 +165,7 @@ def _check_batch_norm_eval(fn):
     return say("It matches nn.BatchNorm1d in eval() mode.", "与 eval() 模式下的 nn.BatchNorm1d 一致。")
 
 
-q2 = Question("q2", "batch norm, eval mode", _check_batch_norm_eval,
+q2 = Question("q2", "batch norm, eval mode", _check_batch_norm_eval, chapter="07",
               hint="No batch statistics at all: gamma * (x − running_mean) / sqrt(running_var + eps) + beta.",
               reference=_batch_norm_eval, title_zh="批归一化：评估模式",
               hint_zh="完全不用批次统计量：gamma * (x − running_mean) / sqrt(running_var + eps) + beta。")
@@ -248,7 +248,7 @@ def _check_update_running_stats(fn):
                "与 nn.BatchNorm1d 训练一步后的 running_mean 和 running_var 一致。")
 
 
-q3 = Question("q3", "the running statistics", _check_update_running_stats,
+q3 = Question("q3", "the running statistics", _check_update_running_stats, chapter="07",
               hint="new = (1 − momentum)·old + momentum·batch for both; the batch variance here is the "
                    "unbiased one, x.var(dim=0). Return new tensors, do not change the old ones.",
               reference=_update_running_stats, title_zh="滑动统计量",
@@ -307,7 +307,7 @@ def _check_standardize_with_train(fn):
                "注意测试集的均值不是 0：这就是数据漂移，它被如实保留了下来，本就应该如此。")
 
 
-q4 = Question("q4", "standardise with the training statistics", _check_standardize_with_train,
+q4 = Question("q4", "standardise with the training statistics", _check_standardize_with_train, chapter="07",
               hint="Compute mean and std of train_X over dim=0 once, then apply the same (x − mean) / std "
                    "to both sets.",
               reference=_standardize_with_train, title_zh="用训练集的统计量做标准化",
