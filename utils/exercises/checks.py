@@ -145,11 +145,18 @@ def _limit(seconds: float):
             raise TookTooLong(seconds)
         return trace
 
+    frames, frame = [], sys._getframe()
+    while frame is not None:  # the frames already running (the caller's loop) are traced too
+        frames.append((frame, frame.f_trace))
+        frame.f_trace = trace
+        frame = frame.f_back
     sys.settrace(trace)
     try:
         yield
     finally:
         sys.settrace(previous_trace)
+        for frame, previous in frames:
+            frame.f_trace = previous
 
 
 # ------------------------------------------------------------------------------ forbidden functions
