@@ -58,6 +58,30 @@ def test_a_preset_with_its_own_generator_leaves_the_global_random_numbers_alone(
     assert torch.equal(torch.rand(3), expected)
 
 
+class Augmented(torch.utils.data.Dataset):
+    """Four copies of one image, augmented with a seeded preset, as a training set would be."""
+
+    def __init__(self):
+        self.augment = preset("colour", size=32, generator=0)
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return self.augment(COLOUR)
+
+
+def test_worker_processes_draw_afresh_each_epoch_and_repeat_across_runs():
+    def two_epochs():
+        loader = torch.utils.data.DataLoader(Augmented(), batch_size=1, num_workers=2,
+                                             generator=torch.Generator().manual_seed(0))
+        return [torch.cat(list(loader)) for _ in range(2)]
+
+    first, second = two_epochs()
+    assert len({tuple(x.flatten().tolist()) for x in torch.cat([first, second])}) == 8  # all differ
+    assert all(torch.equal(a, b) for a, b in zip(two_epochs(), (first, second)))
+
+
 def test_without_a_generator_the_global_seed_decides():
     augment = preset("colour", size=32)
     torch.manual_seed(3)

@@ -31,7 +31,8 @@ def test_the_paper_options_give_its_60000_trainable_parameters_before_the_output
     assert parameters["features.s2"] == 12 and parameters["features.s4"] == 32  # a weight and a bias per map
     assert parameters["features.c3"] == 1_516
     assert sum(p.numel() for p in paper.parameters()) - parameters["classifier.output"] == 60_000
-    assert any(isinstance(m, nn.Tanh) for m in paper.modules()) and not any(isinstance(m, nn.ReLU) for m in paper.modules())
+    kinds = {type(m) for m in paper.modules()}
+    assert nn.Tanh in kinds and nn.ReLU not in kinds and nn.MaxPool2d not in kinds
 
 
 def test_c3_maps_read_only_the_maps_of_the_connection_table():
@@ -56,7 +57,7 @@ def test_lenet5_sizes_its_head_for_other_inputs(pooling):
 def test_lenet5_explains_bad_sizes_and_options():
     with pytest.raises(ValueError, match=r"1×8×8 input is too small.*at least 16×16.*interpolate"):
         LeNet5(input_size=8)
-    with pytest.raises(ValueError, match=r"built for 1×32×32 images; got a batch of shape \(2, 1, 28, 28\).*input_size=28"):
+    with pytest.raises(ValueError, match=r"built for 1×32×32 images; got a batch of shape \(2, 1, 28, 28\)"):
         LeNet5()(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match=r"batch of images \[N, C, H, W\].*unsqueeze"):
         LeNet5()(torch.zeros(1, 32, 32))

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.data import get_worker_info
 from torchvision.transforms import v2
 
 __all__ = ["PRESETS", "Augmentation", "Mixed", "mixup", "preset", "presets"]
@@ -39,12 +40,18 @@ def _random_numbers_from(generator: torch.Generator | None):
     """Run the block on random numbers drawn from ``generator``, leaving the global ones as they were.
 
     torchvision's transforms draw from PyTorch's global (CPU) random numbers and take no generator:
-    so the global state is saved, seeded from ``generator``, and restored afterwards.
+    so the global state is saved, seeded from ``generator``, and restored afterwards. In a DataLoader
+    worker process, which holds a copy of ``generator`` made when the worker started, the worker's
+    own seed is mixed in: without it every worker, and with non-persistent workers every epoch, would
+    repeat the same draws. That seed comes from the loader's generator, so runs still repeat.
     """
     if generator is None:
         yield
         return
     seed = int(torch.randint(2**62, (), generator=generator))
+    worker = get_worker_info()
+    if worker is not None:
+        seed = hash((seed, worker.seed)) % 2**62  # mix the two (hashes of numbers are the same every run)
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         yield
@@ -57,7 +64,7 @@ def _pipeline(name: str, size) -> nn.Module:
                      v2.RandomHorizontalFlip()]
     recipes = {
         "none": lambda: v2.Identity(),
-        "geometric": lambda: v2.Compose([*crop_and_flip, v2.RandomRotation(degrees=15, interpolation=v2.InterpolationMode.BILINEAR)]),
+        "geometric": lambda: v2.Compose([*crop_and_flip, v2.RandomRotation(15, v2.InterpolationMode.BILINEAR)]),
         "colour": lambda: v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.05),
         "noise": lambda: v2.GaussianNoise(sigma=0.1, clip=True),  # clip: stay in [0, 1]
         "erasing": lambda: v2.RandomErasing(p=0.5, scale=(0.02, 0.25), value=0),
@@ -103,7 +110,9 @@ def preset(name: str, *, size, generator=None) -> Augmentation:
     - ``"cifar"``: the standard CIFAR recipe, random crop with padding and a horizontal flip.
 
     Padding, rotation corners and erased pixels are filled with 0. ``generator``: see the module's
-    docstring. Introduced in chapter 11.
+    docstring; it costs a little time per image, so a training set can leave it out and rely on
+    ``setup()``'s seed (DataLoader workers are seeded from the loader's generator). Introduced in
+    chapter 11.
     """
     if name not in PRESETS:
         raise ValueError(f"no augmentation preset {name!r}; the presets are {', '.join(PRESETS)}")
@@ -116,7 +125,7 @@ def presets(*, size, seed: int = 0) -> dict[str, Augmentation]:
 
 
 class Mixed(NamedTuple):
-    """A mixed batch: images, soft labels [N, num_classes] (each row sums to 1) and λ."""
+    """What ``mixup`` returns: images, soft labels [N, num_classes] (each row sums to 1) and λ (chapter 11)."""
 
     images: torch.Tensor
     labels: torch.Tensor

@@ -46,7 +46,7 @@ LENET_C3_TABLE = (
 
 
 class PartialConv(nn.Module):
-    """LeNet-5's C3: each output map is a 5×5 convolution over its own subset of input maps."""
+    """LeNet-5's C3: each output map is a 5×5 convolution over its own subset of input maps (chapter 09)."""
 
     def __init__(self, table=LENET_C3_TABLE, kernel_size: int = 5):
         super().__init__()
@@ -58,7 +58,7 @@ class PartialConv(nn.Module):
 
 
 class Subsample(nn.Sequential):
-    """LeNet-5's S2 and S4: average 2×2 blocks, then one trainable weight and bias per map."""
+    """LeNet-5's S2 and S4: average 2×2 blocks, then one trainable weight and bias per map (chapter 09)."""
 
     def __init__(self, channels: int):
         super().__init__(nn.AvgPool2d(2), nn.Conv2d(channels, channels, kernel_size=1, groups=channels))
@@ -128,7 +128,10 @@ VGG_SMALL = [16, 16, "M", 32, 32, "M", 64, 64, "M"]
 
 
 def vgg_blocks(config, in_channels: int, batch_norm: bool) -> nn.Sequential:
-    """The convolutional part: one block per "M", named block1, block2, …, each ending in the pool."""
+    """VGG's convolutional part: one block per "M", named block1, block2, …, each ending in its pool.
+
+    Introduced in chapter 09; ``VGG`` calls it.
+    """
     blocks, layers, channels = OrderedDict(), OrderedDict(), in_channels
     for item in config:
         if item == "M":

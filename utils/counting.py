@@ -33,7 +33,10 @@ __all__ = ["LayerCount", "Summary", "count"]
 
 @dataclass(frozen=True)
 class LayerCount:
-    """One row of the count: a layer's name, type, output shape (one example), parameters and MACs."""
+    """One row of the count: a layer's name, type, output shape (one example), parameters and MACs.
+
+    Introduced in chapter 08.
+    """
 
     name: str
     kind: str

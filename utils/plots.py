@@ -219,8 +219,8 @@ def plot_augmentations(image, transforms, *, samples: int = 4, title: str = "One
         for spine in ax.spines.values():
             spine.set_visible(False)
 
-    fig, axes = plt.subplots(len(transforms), samples + 1, figsize=(1.3 * (samples + 1) + 0.8, 1.35 * len(transforms) + 0.5),
-                             squeeze=False)
+    size = (1.3 * (samples + 1) + 0.8, 1.35 * len(transforms) + 0.5)
+    fig, axes = plt.subplots(len(transforms), samples + 1, figsize=size, squeeze=False)
     for row, (name, transform) in zip(axes, transforms.items()):
         draw(row[0], image)
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
