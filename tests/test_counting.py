@@ -95,11 +95,12 @@ def test_parameters_owned_by_a_container_are_counted():
 
 
 def test_counting_leaves_the_model_as_it_was():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout())
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout(), nn.BatchNorm2d(2))
     model.train()
+    model[3].eval()  # a frozen batch norm, as when fine-tuning
     before = {k: v.clone() for k, v in model.state_dict().items()}
     count(model, (1, 5, 5))
-    assert model.training and all(m.training for m in model.modules())
+    assert [m.training for m in model.modules()] == [True, True, True, True, False]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no batch-norm update
     assert all(not m._forward_hooks for m in model.modules())
 

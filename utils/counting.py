@@ -152,10 +152,10 @@ def count(model: nn.Module, input_shape) -> Summary:
 
     ``input_shape`` is the shape of ONE example without the batch dimension, e.g. (3, 224, 224).
     The model runs once in eval mode without gradients on a batch of one zero example, on the
-    device (and in the dtype) of its parameters, the "meta" device included; its mode is restored
-    afterwards and nothing in it changes. A layer called several times gives several rows, its
-    parameters counted at the first. Introduced in chapter 08; the conventions (what counts as a
-    MAC, 1 MAC = 2 FLOPs) are in this module's docstring.
+    device (and in the dtype) of its parameters, the "meta" device included; each layer's mode is
+    restored afterwards and nothing in the model changes. A layer called several times gives
+    several rows, its parameters counted at the first. Introduced in chapter 08; the conventions
+    (what counts as a MAC, 1 MAC = 2 FLOPs) are in this module's docstring.
     """
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else (input_shape,)
     if not shape or not all(isinstance(size, int) and size > 0 for size in shape):
@@ -175,7 +175,7 @@ def count(model: nn.Module, input_shape) -> Summary:
 
     hooks = [module.register_forward_hook(lambda m, i, o, name=name: record(name, m, i, o))
              for name, module in model.named_modules() if _counted(module)]
-    was_training = model.training
+    modes = {module: module.training for module in model.modules()}  # e.g. a frozen batch norm stays in eval
     try:
         model.eval()
         with torch.no_grad():
@@ -188,7 +188,8 @@ def count(model: nn.Module, input_shape) -> Summary:
             "without the batch dimension, with the channels and size the model was built for."
         ) from error
     finally:
-        model.train(was_training)
+        for module, training in modes.items():
+            module.train(training)
         for hook in hooks:
             hook.remove()
     kinds = {name: type(module).__name__ for name, module in model.named_modules()}
