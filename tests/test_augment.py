@@ -130,6 +130,13 @@ def test_bad_inputs_say_what_to_do():
         preset("none", size=32, generator="0")
 
 
+def test_an_old_torchvision_without_gaussian_noise_is_told_to_upgrade(monkeypatch):
+    monkeypatch.delattr(v2, "GaussianNoise")
+    with pytest.raises(RuntimeError, match=r"'noise' preset needs v2.GaussianNoise.*Upgrade torchvision"):
+        preset("noise", size=32)
+    assert torch.equal(preset("none", size=32)(COLOUR), COLOUR)  # the other presets still work
+
+
 def test_presets_builds_every_preset_with_its_own_generator():
     all_presets = presets(size=32, seed=0)
     assert list(all_presets) == list(PRESETS)

@@ -16,9 +16,12 @@ import contextlib
 from typing import NamedTuple
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import get_worker_info
 from torchvision.transforms import v2
+
+from utils.versions import TESTED
 
 __all__ = ["PRESETS", "Augmentation", "Mixed", "mixup", "preset", "presets"]
 
@@ -57,6 +60,15 @@ def _random_numbers_from(generator: torch.Generator | None):
         yield
 
 
+def _gaussian_noise() -> nn.Module:
+    """v2.GaussianNoise with standard deviation 0.1, clipped to [0, 1]; older torchvisions lack it."""
+    if not hasattr(v2, "GaussianNoise"):
+        raise RuntimeError(f"the 'noise' preset needs v2.GaussianNoise, which torchvision {torchvision.__version__} "
+                           f"does not have. Upgrade torchvision (the course is tested with {TESTED['torchvision']}), "
+                           "or use the other presets.")
+    return v2.GaussianNoise(sigma=0.1, clip=True)
+
+
 def _pipeline(name: str, size) -> nn.Module:
     """The transforms of one preset, for images of ``size`` (an int, or (height, width))."""
     side = min(size) if isinstance(size, (tuple, list)) else size
@@ -66,7 +78,7 @@ def _pipeline(name: str, size) -> nn.Module:
         "none": lambda: v2.Identity(),
         "geometric": lambda: v2.Compose([*crop_and_flip, v2.RandomRotation(15, v2.InterpolationMode.BILINEAR)]),
         "colour": lambda: v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.05),
-        "noise": lambda: v2.GaussianNoise(sigma=0.1, clip=True),  # clip: stay in [0, 1]
+        "noise": _gaussian_noise,
         "erasing": lambda: v2.RandomErasing(p=0.5, scale=(0.02, 0.25), value=0),
         "cifar": lambda: v2.Compose(crop_and_flip),
     }
