@@ -101,6 +101,11 @@ def test_cifar_crops_are_shifted_and_perhaps_flipped_copies_of_the_padded_image(
         found += [key for key, window in windows.items() if torch.equal(out, window)]
     assert len(found) == 20  # each output is exactly one window
     assert {flip for _, _, flip in found} == {False, True} and len({key[:2] for key in found}) > 5
+    unflipped = preset("cifar", size=32, flip=False, generator=0)
+    outputs = [unflipped(COLOUR) for _ in range(20)]
+    assert all(any(torch.equal(out, windows[dy, dx, False]) for dy in range(9) for dx in range(9)) for out in outputs)
+    assert all(not any(isinstance(t, v2.RandomHorizontalFlip) for t in p.modules())
+               for p in presets(size=32, flip=False).values())
 
 
 def test_noise_has_the_stated_strength_and_erasing_zeroes_a_rectangle_half_the_time():

@@ -69,11 +69,12 @@ def _gaussian_noise() -> nn.Module:
     return v2.GaussianNoise(sigma=0.1, clip=True)
 
 
-def _pipeline(name: str, size) -> nn.Module:
+def _pipeline(name: str, size, flip: bool) -> nn.Module:
     """The transforms of one preset, for images of ``size`` (an int, or (height, width))."""
     side = min(size) if isinstance(size, (tuple, list)) else size
-    crop_and_flip = [v2.RandomCrop(size, padding=max(1, side // 8)),  # 4 pixels for 32×32 images
-                     v2.RandomHorizontalFlip()]
+    crop_and_flip = [v2.RandomCrop(size, padding=max(1, side // 8))]  # 4 pixels for 32×32 images
+    if flip:
+        crop_and_flip.append(v2.RandomHorizontalFlip())
     recipes = {
         "none": lambda: v2.Identity(),
         "geometric": lambda: v2.Compose([*crop_and_flip, v2.RandomRotation(15, v2.InterpolationMode.BILINEAR)]),
@@ -109,12 +110,13 @@ class Augmentation(nn.Module):
         return f"name={self.name!r}, own generator={self.generator is not None}"
 
 
-def preset(name: str, *, size, generator=None) -> Augmentation:
+def preset(name: str, *, size, flip: bool = True, generator=None) -> Augmentation:
     """An augmentation preset for images of ``size`` pixels (an int, or (height, width)).
 
     - ``"none"``: the image unchanged, the baseline.
     - ``"geometric"``: a random crop after padding by size/8 (4 pixels for 32×32), a horizontal
-      flip with probability ½, a rotation by up to ±15°. (Flips suit photos, not digits or text.)
+      flip with probability ½, a rotation by up to ±15°. Flips suit photos, not digits or text:
+      ``flip=False`` leaves the flip out, here and in ``"cifar"``.
     - ``"colour"``: random brightness, contrast, saturation (±40 %) and hue (±0.05).
     - ``"noise"``: Gaussian noise with standard deviation 0.1, clipped to [0, 1].
     - ``"erasing"``: with probability ½, a rectangle of 2–25 % of the image set to 0
@@ -128,12 +130,12 @@ def preset(name: str, *, size, generator=None) -> Augmentation:
     """
     if name not in PRESETS:
         raise ValueError(f"no augmentation preset {name!r}; the presets are {', '.join(PRESETS)}")
-    return Augmentation(name, _pipeline(name, size), _as_generator(generator))
+    return Augmentation(name, _pipeline(name, size, flip), _as_generator(generator))
 
 
-def presets(*, size, seed: int = 0) -> dict[str, Augmentation]:
+def presets(*, size, flip: bool = True, seed: int = 0) -> dict[str, Augmentation]:
     """Every preset, by name, each with its own generator (seeded seed, seed + 1, …; chapter 11)."""
-    return {name: preset(name, size=size, generator=seed + index) for index, name in enumerate(PRESETS)}
+    return {name: preset(name, size=size, flip=flip, generator=seed + index) for index, name in enumerate(PRESETS)}
 
 
 class Mixed(NamedTuple):
