@@ -3,7 +3,8 @@
 Starts JupyterLab on 127.0.0.1, opens each chapter that shows widgets, runs all cells, and
 asserts that no cell shows an error and that every widget output was rendered (no "Error
 displaying widget"). A screenshot per notebook lands in test-output/browser/. Skipped, with the
-reason, only where Chromium is not installed (`make test` installs it where it can).
+reason, only where Chromium is not installed (`make test` installs it where it can); under CI it
+fails instead.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.ci import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "browser"
@@ -47,6 +50,16 @@ ERRORS_JS = """() => {
 }"""
 
 
+def browser_available() -> None:
+    """Skip (fail under CI) where Chromium or playwright is missing."""
+    if not CHROMIUM:
+        unavailable("Chromium is not installed: `apt-get install chromium` (make test does this where it can)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed: make install")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -55,9 +68,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if not CHROMIUM:
-        pytest.skip("Chromium is not installed: `apt-get install chromium` (make test does this where it can)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed: make install")
+    browser_available()
     state = tmp_path_factory.mktemp("lab")
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}  # inline figures
