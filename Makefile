@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet -c constraints.txt --index-url $(TORCH_INDEX) torch torchvision)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test,docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test,docs,instructor]"
 	# torchattacks without its dependencies: see the note in pyproject.toml.
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps torchattacks
 	touch $@
