@@ -9,7 +9,6 @@ fails instead.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,13 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci import unavailable
+from tests.chromium import CHROMIUM, FLAGS, browser_available
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "browser"
-CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WIDGET_CHAPTERS = sorted(p.name for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")
                          if "utils.widgets import" in p.read_text(encoding="utf-8"))
 PER_NOTEBOOK = 60  # seconds: the issue's bar
@@ -48,16 +44,6 @@ ERRORS_JS = """() => {
   found.busy = panel.sessionContext.session?.kernel?.status !== 'idle';
   return found;
 }"""
-
-
-def browser_available() -> None:
-    """Skip (fail under CI) where Chromium or playwright is missing."""
-    if not CHROMIUM:
-        unavailable("Chromium is not installed: `apt-get install chromium` (make test does this where it can)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("playwright is not installed: make install")
 
 
 def _free_port() -> int:

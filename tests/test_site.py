@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts.build_site import prepare, sphinx
-from tests.test_browser import CHROMIUM, FLAGS, browser_available
+from tests.chromium import CHROMIUM, FLAGS, browser_available
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
