@@ -31,11 +31,11 @@ if importlib.util.find_spec("utils") is None:
                            "connection, or upload the course's utils/ folder next to this notebook.")
     importlib.invalidate_caches()
 import utils
-if not hasattr(utils, "check_version"):
+if not hasattr(utils, "check_helpers_version"):
     raise ImportError(f"The `utils` found at {{getattr(utils, '__file__', None) or list(utils.__path__)}} "
                       "is not the course's helpers but another package of that name. Rename that file or "
                       "folder (or pip uninstall that package), then restart the kernel and run this cell again.")
-utils.check_version(HELPERS)
+utils.check_helpers_version(HELPERS)
 from utils import setup, expect
 env = setup()'''
 

@@ -49,14 +49,14 @@ def test_check_versions_covers_every_package():
 def test_the_matching_version_says_nothing(capsys):
     import utils
 
-    assert versions.check_version(utils.__version__) is True
+    assert versions.check_helpers_version(utils.__version__) is True
     assert capsys.readouterr().out == ""
 
 
 def test_a_version_mismatch_names_both_versions_the_folder_and_the_fix(capsys):
     import utils
 
-    assert versions.check_version("99.0.0") is False
+    assert versions.check_helpers_version("99.0.0") is False
     printed = capsys.readouterr().out
     assert f"written for the course helpers (utils) 99.0.0, but the utils imported from {ROOT / 'utils'} " \
            f"is version {utils.__version__}" in printed

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 
-from utils.versions import check_version
+from utils.versions import check_helpers_version
 
 #: These helpers' version. Every notebook's setup cell names the version it was written for and
 #: installs exactly it on Colab, Kaggle and Tianchi (the git tag ``v`` + this version).
@@ -40,7 +40,7 @@ REPO = "deep-learning-course/course"
 _LAZY = {"Profile": "utils.env", "choose_device": "utils.env", "profile": "utils.env",
          "seed_everything": "utils.env", "setup": "utils.env", "expect": "utils.expect"}
 
-__all__ = ["REPO", "__version__", "check_version", *_LAZY]
+__all__ = ["REPO", "__version__", "check_helpers_version", *_LAZY]
 
 
 def __getattr__(name: str):

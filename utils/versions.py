@@ -1,7 +1,7 @@
 """The package versions the course is tested with, the oldest it supports, and the helpers' own.
 
 Introduced in chapter 00 (setup). ``constraints.txt`` pins the same tested versions for the
-test command; a unit test keeps the two in step. ``check_version()`` is called by every
+test command; a unit test keeps the two in step. ``check_helpers_version()`` is called by every
 notebook's setup cell: the notebook and the helpers it imports must be the same version.
 """
 from __future__ import annotations
@@ -111,7 +111,7 @@ def check_versions() -> list[VersionReport]:
     return [compare(name, installed_version(name)) for name in TESTED]
 
 
-def check_version(expected: str) -> bool:
+def check_helpers_version(expected: str) -> bool:
     """Whether these helpers are the version a notebook was written for; if not, say how to fix it.
 
     Every notebook's setup cell calls it with the version it names (chapter 00). A mismatch (an
