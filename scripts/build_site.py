@@ -2,9 +2,13 @@
 
     python scripts/build_site.py            (make site)  ->  _build/html/index.html
 
-Copies site/ (configuration and front page), the chapters and the guides into _build/site-src,
-then runs Sphinx with myst-nb, which executes each notebook in a fresh kernel. Warnings are errors,
-so a broken internal link or a notebook that fails stops the build.
+Copies site/ (configuration, front page, the local badge image), the chapters and the guides into
+_build/site-src, then runs Sphinx with myst-nb, which executes each notebook in a fresh kernel.
+Warnings are errors, so a broken internal link or a notebook that fails stops the build.
+
+The site works without the internet: its maths is rendered by a MathJax bundled with the site
+(sphinx-mathjax-offline), and the chapters' "Open in Colab" badge shows a copy of the image
+shipped in site/_static instead of the one on colab.research.google.com.
 """
 from __future__ import annotations
 
@@ -18,27 +22,40 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "_build" / "site-src"
 OUTPUT = ROOT / "_build" / "html"
-PAGES = ["chapters", "data/README.md", "docs/INSTRUCTORS.md", "GLOSSARY.md"]
+GUIDES = ["data/README.md", "docs/INSTRUCTORS.md", "GLOSSARY.md"]
+BADGE_ONLINE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_LOCAL = "../_static/colab-badge.svg"  # relative to chapters/
+
+
+def prepare(source: Path, chapters: list[Path]) -> None:
+    """Lay out the site's sources in ``source``: site/, the given chapters (badge made local), the guides."""
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(ROOT / "site", source)
+    (source / "chapters").mkdir()
+    for chapter in chapters:
+        text = chapter.read_text(encoding="utf-8")
+        (source / "chapters" / chapter.name).write_text(text.replace(BADGE_ONLINE, BADGE_LOCAL), encoding="utf-8")
+    for page in GUIDES:
+        target = source / page
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / page, target)
+
+
+def sphinx(source: Path, output: Path, *options: str) -> int:
+    """Run Sphinx's HTML builder, notebooks executed in the quick profile; return its exit code."""
+    env = {**os.environ, "COURSE_PROFILE": "quick", "COURSE_HEADLESS": "1",
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env.pop("COURSE_TESTING", None)
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", *options, str(source), str(output)]
+    return subprocess.run(command, env=env).returncode
 
 
 def main() -> int:
     start = time.perf_counter()
-    shutil.rmtree(SOURCE, ignore_errors=True)
-    shutil.copytree(ROOT / "site", SOURCE)
-    for page in PAGES:
-        source, target = ROOT / page, SOURCE / page
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        elif source.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    env = {**os.environ, "COURSE_PROFILE": "quick", "COURSE_HEADLESS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    env.pop("COURSE_TESTING", None)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", "-j", "auto",
-               str(SOURCE), str(OUTPUT)]
-    result = subprocess.run(command, env=env)
-    print(f"site {'built' if result.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s: {OUTPUT / 'index.html'}")
-    return result.returncode
+    prepare(SOURCE, sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
+    code = sphinx(SOURCE, OUTPUT, "-W", "--keep-going", "-j", "auto")
+    print(f"site {'built' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s: {OUTPUT / 'index.html'}")
+    return code
 
 
 if __name__ == "__main__":

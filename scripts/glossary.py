@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.notebook_shape import key_terms  # noqa: E402
+from scripts.notebook_format import key_terms  # noqa: E402
 
 HEADER = """# Glossary · 术语表
 

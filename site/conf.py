@@ -1,7 +1,8 @@
 """Sphinx configuration of the course's offline site (built by `make site`, see scripts/build_site.py)."""
 project = "Deep learning in PyTorch, from the neuron up"
 author = "The course authors"
-extensions = ["myst_nb"]
+# sphinx-mathjax-offline ships MathJax 3 and points Sphinx at it: formulas render with no internet.
+extensions = ["myst_nb", "sphinx-mathjax-offline"]
 html_theme = "sphinx_book_theme"
 html_title = project
 html_theme_options = {"show_navbar_depth": 1, "use_download_button": True}

@@ -7,26 +7,9 @@ from __future__ import annotations
 
 import re
 
+from scripts.notebook_format import SETUP_CELL
 from utils import REPO
 from utils.release import marker_problems  # noqa: F401  (re-exported for the structure test)
-
-#: The first code cell of every notebook, word for word (scripts/nb.py writes it in).
-SETUP_CELL = f'''\
-# Setup: locally this only finds the course helpers; on Colab, Kaggle or Tianchi it installs
-# them first, keeping the platform's own torch. Chapter 00 explains what setup() prints.
-import subprocess, sys
-from pathlib import Path
-if Path("../utils/env.py").exists():
-    sys.path.insert(0, str(Path("..").resolve()))
-try:
-    import utils.env
-except ImportError:
-    url = "git+https://github.com/{REPO}"
-    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", url]).returncode:
-        raise RuntimeError(f"Could not install the course helpers from {{url}}. Check the internet "
-                           "connection, or upload the course's utils/ folder next to this notebook.")
-from utils import setup, expect
-env = setup()'''
 
 TITLE = re.compile(r"^# (\d{2}) · \S")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -44,21 +27,6 @@ def _source(cell) -> str:
 
 def _headings(markdown: str, pattern: str) -> bool:
     return bool(re.search(rf"^#+ .*{pattern}", markdown, re.I | re.M))
-
-
-def key_terms(notebook: dict) -> list[tuple[str, str, str]]:
-    """The (English, 中文, meaning) rows of the notebook's key-terms table."""
-    markdown = "\n".join(_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "markdown")
-    parts = re.split(r"^#+ .*key terms.*$", markdown, flags=re.I | re.M)
-    if len(parts) < 2:
-        return []
-    rows = []
-    for line in re.split(r"^#+ ", parts[1], flags=re.M)[0].splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and line.strip().startswith("|") and not set(cells[0]) <= set("-: ") \
-                and cells[0].lower() != "english":
-            rows.append((cells[0], cells[1], cells[2]))
-    return rows
 
 
 def problems(notebook: dict, filename: str) -> list[str]:
@@ -90,12 +58,15 @@ def problems(notebook: dict, filename: str) -> list[str]:
             found.append(f"no '{label}' heading")
     if not re.search(r"run time", markdown, re.I) or not all(w in markdown for w in ("quick", "CPU", "full", "GPU")):
         found.append("no expected run time for quick (CPU) and full (GPU)")
-    key_terms = re.split(r"^#+ .*key terms.*$", markdown, flags=re.I | re.M)
-    if len(key_terms) > 1 and not CJK.search(key_terms[1]):
+    after_key_terms = re.split(r"^#+ .*key terms.*$", markdown, flags=re.I | re.M)
+    if len(after_key_terms) > 1 and not CJK.search(after_key_terms[1]):
         found.append("the key terms carry no Chinese names")
 
     if not code_cells or code_cells[0] != SETUP_CELL:
         found.append("the first code cell must be the course's setup cell (python scripts/nb.py sync)")
+    todos = sum(source.count("TODO") for source in markdown_cells + code_cells)
+    if todos:
+        found.append(f"{todos} TODO(s) left from `nb.py new`: write those parts")
     found += marker_problems(code_cells)
     for number, source in enumerate(markdown_cells, 1):
         if "BEGIN SOLUTION" in source or "END SOLUTION" in source:

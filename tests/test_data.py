@@ -92,7 +92,7 @@ def test_loader_settings_fit_the_machine(monkeypatch):
         def __getitem__(self, index):
             return torch.zeros(3), 0
 
-    monkeypatch.setattr(data, "available_cores", lambda: 8)
+    monkeypatch.setattr(data, "usable_cores", lambda: 8)
     disk = data.Splits(FromDisk(), FromDisk(), FromDisk())
     assert make_loaders(disk, device="cuda").train.num_workers == 4
     assert make_loaders(disk, device="cpu").train.num_workers == 0

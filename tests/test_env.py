@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from utils import env
+from utils.cpus import usable_cores
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_threads_follow_omp_num_threads(monkeypatch):
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         assert env.configure_threads() == 1 and torch.get_num_threads() == 1
         monkeypatch.delenv("OMP_NUM_THREADS")
-        assert env.configure_threads() == env.available_cores()
+        assert env.configure_threads() == usable_cores()
     finally:
         torch.set_num_threads(before)
 

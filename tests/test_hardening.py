@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.ci import unavailable
+
 ROOT = Path(__file__).resolve().parents[1]
 
 WRITER = """
@@ -43,7 +45,8 @@ def test_a_process_killed_while_writing_leaves_the_last_checkpoint_loadable(tmp_
 
 def test_the_tests_run_cut_off_from_the_network():
     if not os.environ.get("COURSE_NETWORK_ISOLATED"):
-        pytest.skip("not isolated: run through scripts/offline.sh (make test does, where root and unshare allow)")
+        unavailable("not isolated: run through scripts/offline.sh (make test does, where unshare and ip can run "
+                    "as root or through sudo)")
     with pytest.raises(OSError):
         socket.create_connection(("1.1.1.1", 443), timeout=3)
     with pytest.raises(OSError):
@@ -53,3 +56,11 @@ def test_the_tests_run_cut_off_from_the_network():
 def test_every_run_starts_with_an_empty_data_folder():
     folder = Path(os.environ["COURSE_DATA"])
     assert folder.is_dir() and folder.resolve() != (ROOT / "data").resolve()
+
+
+@pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception), ("false", pytest.skip.Exception),
+                                         ("true", pytest.fail.Exception), ("1", pytest.fail.Exception)])
+def test_what_cannot_run_here_is_skipped_locally_and_fails_under_ci(monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="no browser here"):
+        unavailable("no browser here")

@@ -85,7 +85,7 @@ def test_glossary_holds_every_key_term_with_one_chinese_name(capsys):
 
 
 def test_key_terms_are_read_from_the_table():
-    from tests.notebook_shape import key_terms
+    from scripts.notebook_format import key_terms
 
     notebook = good_notebook()
     assert key_terms(notebook) == [("neuron", "神经元", "a unit")]

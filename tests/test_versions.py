@@ -44,3 +44,28 @@ def test_compare_names_each_status_and_fix():
 def test_check_versions_covers_every_package():
     reports = versions.check_versions()
     assert [r.package for r in reports] == list(versions.TESTED)
+
+
+def test_the_matching_version_says_nothing(capsys):
+    import utils
+
+    assert versions.check_helpers_version(utils.__version__) is True
+    assert capsys.readouterr().out == ""
+
+
+def test_a_version_mismatch_names_both_versions_the_folder_and_the_fix(capsys):
+    import utils
+
+    assert versions.check_helpers_version("99.0.0") is False
+    printed = capsys.readouterr().out
+    assert f"written for the course helpers (utils) 99.0.0, but the utils imported from {ROOT / 'utils'} " \
+           f"is version {utils.__version__}" in printed
+    assert f'pip install --force-reinstall --no-deps "git+https://github.com/{utils.REPO}@v99.0.0"' in printed
+    assert "restart the kernel" in printed
+
+
+def test_pyproject_takes_its_version_from_the_helpers():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "utils.__version__"}

@@ -3,14 +3,49 @@
 Each module holds one concern and names the chapter that builds it:
 
 - ``utils.env``        profiles, device, seeding, threads and ``setup()`` (chapter 00)
+- ``utils.cpus``       how many CPU cores this process can really use (chapter 00)
+- ``utils.versions``   installed packages against the tested set; these helpers' own version (chapter 00)
 - ``utils.expect``     experiments that state the range their result should fall in (chapter 00)
-- ``utils.exercises``  exercises that answer back: ``check()``, ``hint()``, ``solution()`` (chapter 00)
+- ``utils.exercises``  exercises that answer back: ``check()``, ``hint()``, ``solution()`` (chapter 00;
+  one module per chapter, ``utils.exercises.chNN``)
+- ``utils.plots``      one look for every figure: colours, sizes, labels (chapter 01)
 - ``utils.widgets``    interactive widgets with a static figure when run headless (chapter 01)
+- ``utils.perceptron`` the perceptron learning rule (chapter 02)
+- ``utils.data``       data sets for the quick and full profiles, splits and loaders (chapter 05)
+- ``utils.download``   downloads with checksum, retries, resume and atomic rename (chapter 05)
+- ``utils.training``   ``fit()``: train, validate, keep the best checkpoint, resume (chapter 05)
+
+and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
+
+- ``utils.release``    the student copy, solutions replaced by stubs (``make release``)
+- ``utils.grading``    grades a folder of completed notebooks (``make grade``)
+
+``import utils`` is light: it imports neither torch nor matplotlib, so the instructor tools start
+fast; ``from utils import setup, expect`` loads them on first use.
 """
-from utils.env import Profile, choose_device, profile, seed_everything, setup
-from utils.expect import expect
+from __future__ import annotations
+
+import importlib
+
+from utils.versions import check_helpers_version
+
+#: These helpers' version. Every notebook's setup cell names the version it was written for and
+#: installs exactly it on Colab, Kaggle and Tianchi (the git tag ``v`` + this version).
+__version__ = "0.1.0"
 
 #: The GitHub repository that Colab badges and the setup cell fetch from.
 REPO = "deep-learning-course/course"
 
-__all__ = ["REPO", "Profile", "choose_device", "expect", "profile", "seed_everything", "setup"]
+#: The names ``from utils import ...`` offers, and the module each is loaded from on first use.
+_LAZY = {"Profile": "utils.env", "choose_device": "utils.env", "profile": "utils.env",
+         "seed_everything": "utils.env", "setup": "utils.env", "expect": "utils.expect"}
+
+__all__ = ["REPO", "__version__", "check_helpers_version", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'utils' has no attribute {name!r}")

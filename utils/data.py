@@ -28,8 +28,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from utils.cpus import usable_cores
 from utils.download import DownloadFailed, download
-from utils.env import available_cores, choose_device
+from utils.env import choose_device
 
 __all__ = ["FASHION_CLASSES", "DataUnavailable", "Loaders", "Splits", "digits_loaders",
            "digits_splits", "fashion_mnist_loaders", "make_loaders", "mnist_loaders", "standardize"]
@@ -119,7 +120,7 @@ def make_loaders(splits: Splits, batch_size: int = 64, *, device=None, seed: int
     cuda = device.type == "cuda"
 
     def loader(dataset, shuffle: bool, offset: int) -> DataLoader:
-        workers = 0 if (not cuda or _in_memory(dataset)) else min(4, max(1, available_cores() - 1))
+        workers = 0 if (not cuda or _in_memory(dataset)) else min(4, max(1, usable_cores() - 1))
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
                           generator=torch.Generator().manual_seed(seed + offset),
                           num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from utils.cpus import usable_cores
 from utils.plots import apply_style
 from utils.versions import PYTHON_MINIMUM, check_versions
 
@@ -118,22 +119,17 @@ def seed_everything(seed: int = 0) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows
-        return os.cpu_count() or 1
-
-
 def configure_threads() -> int:
     """Size PyTorch's CPU threads to the machine, and flush denormals (chapter 00).
 
     $OMP_NUM_THREADS wins when set (the test command sets one thread per parallel worker so
-    kernels do not fight over cores). Denormal floats, which appear when a sigmoid network
-    stalls, are flushed to zero: without it such a run was 30x slower on this course's CPU.
+    kernels do not fight over cores); otherwise one thread per physical core this process may
+    use, within its container's CPU quota (``utils.cpus.usable_cores``). Denormal floats, which
+    appear when a sigmoid network stalls, are flushed to zero: without it such a run was 30x
+    slower on this course's CPU.
     """
     requested = os.environ.get("OMP_NUM_THREADS", "")
-    threads = int(requested) if requested.isdigit() and int(requested) > 0 else available_cores()
+    threads = int(requested) if requested.isdigit() and int(requested) > 0 else usable_cores()
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     return threads

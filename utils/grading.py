@@ -12,8 +12,8 @@ chapter, question, passed, message) and a second CSV with each file's per-chapte
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
-import importlib
 import json
 import os
 import re
@@ -26,8 +26,6 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-from utils.exercises import Question
 
 CHAPTER = re.compile(r"(?<!\d)(\d{2})_")
 
@@ -42,12 +40,18 @@ class Grade:
 
 
 def questions_of(chapter: str) -> list[str]:
-    """The question names a chapter's exercise module defines, in order (q1, q2, ...)."""
-    try:
-        module = importlib.import_module(f"utils.exercises.ch{chapter}")
-    except ModuleNotFoundError:
+    """The question names a chapter's exercise module defines, in order (q1, q2, ...).
+
+    Read from the module's source (``q1 = Question("q1", ...)``), not imported, so that grading
+    imports no torch in this process; the notebooks' kernels do that.
+    """
+    path = Path(__file__).parent / "exercises" / f"ch{chapter}.py"
+    if not path.exists():
         return []
-    found = [value.name for value in vars(module).values() if isinstance(value, Question)]
+    found = [node.value.args[0].value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+             and getattr(node.value.func, "id", None) == "Question" and node.value.args
+             and isinstance(node.value.args[0], ast.Constant)]
     return sorted(found, key=lambda name: int(re.sub(r"\D", "", name) or 0))
 
 

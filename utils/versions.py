@@ -1,13 +1,15 @@
-"""The package versions the course is tested with, and the oldest it supports.
+"""The package versions the course is tested with, the oldest it supports, and the helpers' own.
 
 Introduced in chapter 00 (setup). ``constraints.txt`` pins the same tested versions for the
-test command; a unit test keeps the two in step.
+test command; a unit test keeps the two in step. ``check_helpers_version()`` is called by every
+notebook's setup cell: the notebook and the helpers it imports must be the same version.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 #: Versions the course's test command installs (see constraints.txt).
 TESTED = {
@@ -107,3 +109,31 @@ def compare(package: str, installed: str | None) -> VersionReport:
 def check_versions() -> list[VersionReport]:
     """Every course package's installed version against the tested set (chapter 00)."""
     return [compare(name, installed_version(name)) for name in TESTED]
+
+
+def check_helpers_version(expected: str) -> bool:
+    """Whether these helpers are the version a notebook was written for; if not, say how to fix it.
+
+    Every notebook's setup cell calls it with the version it names (chapter 00). A mismatch (an
+    old notebook beside new helpers, or helpers left installed from an earlier version) prints
+    what was found where, and the command that installs the matching version.
+    """
+    import utils
+
+    if utils.__version__ == expected:
+        return True
+    folder = Path(utils.__file__).parent
+    print(f"⚠ This notebook was written for the course helpers (utils) {expected}, but the utils "
+          f"imported from {folder} is version {utils.__version__}: exercises and results may not match "
+          f"the text.\n  To fix: in a clone of the course, take the notebook and utils/ from the same "
+          f"version (git pull). Elsewhere run\n"
+          f"    pip install --force-reinstall --no-deps \"{_install_url(expected)}\"\n"
+          f"  then restart the kernel and run the setup cell again.")
+    return False
+
+
+def _install_url(version: str) -> str:
+    """Where pip installs the helpers of ``version`` from: the course's git tag ``v<version>``."""
+    import utils
+
+    return f"git+https://github.com/{utils.REPO}@v{version}"
