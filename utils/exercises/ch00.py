@@ -205,11 +205,11 @@ def _check_split(fn):
     torch.manual_seed(1), np.random.seed(1), random.seed(1)  # a state no seed of the cases leaves behind
     before = _global_streams()
     call(fn, 10, 3, 0, name="split_indices")
-    changed = _changed_streams(before, _global_streams())
+    changed = (_changed_streams(before, _global_streams()) or [""])[0]
     require(not changed,
-            f"right split, but your function changed the notebook's global random stream, {changed[0] if changed else ''}: "
-            "every later cell now draws different numbers. Use a generator of your own",
-            zh=f"划分是对的，但你的函数改变了 notebook 的全局随机数流 {changed[0] if changed else ''}："
+            f"right split, but your function changed the notebook's global random stream, {changed}: every later "
+            "cell now draws different numbers. Use a generator of your own",
+            zh=f"划分是对的，但你的函数改变了 notebook 的全局随机数流 {changed}："
                "之后每个单元抽到的数都会变。请使用你自己的生成器")
     vals = [set(call(fn, 10, 3, seed, name="split_indices")[1].tolist()) for seed in range(5)]
     require(not all(v == {7, 8, 9} for v in vals) and not all(v == {0, 1, 2} for v in vals),
