@@ -223,10 +223,11 @@ def _check_split(fn):
 
 
 q2 = Question("q2", "a reproducible train/validation split", _check_split, chapter=CHAPTER,
-              hint="One shuffled order of 0 … n − 1, drawn from a generator of your own seeded with `seed`, cut "
-                   "into two slices.",
+              hint="A shuffle that never repeats an index is a permutation: which torch function draws one, and "
+                   "does it take generator=? Then, how do you cut one order into two parts that cannot overlap?",
               reference=_split_indices, title_zh="可复现的训练集/验证集划分",
-              hint_zh="用你自己的、以 `seed` 设好种子的生成器，抽出 0 … n − 1 的一个打乱顺序，再切成两段。")
+              hint_zh="不重复任何索引的打乱就是一个排列：torch 里哪个函数能抽出排列，它接受 generator= 吗？"
+                      "然后，怎样把一个顺序切成不可能重叠的两部分？")
 
 
 # q3 · a stopwatch for a device that works asynchronously ---------------------------------------
@@ -398,7 +399,7 @@ def _check_seconds_per_call(fn):
 
 
 q3 = Question("q3", "a stopwatch for an asynchronous device", _check_seconds_per_call, chapter=CHAPTER,
-              hint="Three rules from the chapter: pay the one-off costs before you time, and wait for the device "
-                   "before each reading of the clock. Then average over the calls.",
+              hint="The chapter's rules: pay the one-off costs before you start the clock, and wait for the device "
+                   "before every reading of it. Then divide by the number of calls you timed.",
               reference=_seconds_per_call, title_zh="为异步设备计时的秒表",
-              hint_zh="本章的三条规则：计时之前先付掉一次性开销；每次读时钟之前先等设备完成。然后对所有调用取平均。")
+              hint_zh="本章的规则：开始计时之前先付掉一次性开销；每次读时钟之前先等设备完成。然后除以计时的调用次数。")
