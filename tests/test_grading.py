@@ -5,15 +5,20 @@ import nbformat
 
 from utils.grading import grade_folder, questions_of
 
+RIGHT_TIMING = ("def seconds_per_call(work, synchronize, clock, repeats):\n    work()\n    synchronize()\n"
+                "    start = clock()\n    for _ in range(repeats):\n        work()\n    synchronize()\n"
+                "    return (clock() - start) / repeats")
 ANSWERS = {
-    "right": ["def to_course_device(x, device):\n    return x.to(device=device, dtype=torch.float32)",
-              "def seeded_sample(seed, n):\n    return torch.randn(n, generator=torch.Generator().manual_seed(seed))",
-              "def epochs_for(profile):\n    return profile.pick(quick=3, full=30)"],
-    "empty": ["def to_course_device(x, device):\n    raise NotImplementedError()",
-              "def seeded_sample(seed, n):\n    raise NotImplementedError()",
-              "def epochs_for(profile):\n    raise NotImplementedError()"],
+    "right": ["def to_device(features, labels, device):\n    return features.to(device, torch.float32), labels.to(device)"
+              ".long()",
+              "def split_indices(n, n_val, seed):\n    order = torch.randperm(n, generator=torch.Generator()"
+              ".manual_seed(seed))\n    return order[n_val:], order[:n_val]",
+              RIGHT_TIMING],
+    "empty": ["def to_device(features, labels, device):\n    raise NotImplementedError()",
+              "def split_indices(n, n_val, seed):\n    raise NotImplementedError()",
+              "def seconds_per_call(work, synchronize, clock, repeats):\n    raise NotImplementedError()"],
 }
-CHECKS = ["ex.q1.check(to_course_device)", "ex.q2.check(seeded_sample)", "ex.q3.check(epochs_for)"]
+CHECKS = ["ex.q1.check(to_device)", "ex.q2.check(split_indices)", "ex.q3.check(seconds_per_call)"]
 
 
 def submission(folder, student, answers, *, before_checks="", name="00_setup.ipynb"):
@@ -38,7 +43,7 @@ def test_every_submission_is_graded(tmp_path):
     submission(folder, "carol", ANSWERS["right"], before_checks="raise RuntimeError('oops')")
     submission(folder, "dave", ANSWERS["right"], before_checks="import time\ntime.sleep(60)")
     submission(folder, "erin", ANSWERS["right"], name="my_notes.ipynb")
-    wrong = ANSWERS["right"][:2] + ["def epochs_for(profile):\n    return profile.pick(quick=30, full=3)"]
+    wrong = ANSWERS["right"][:2] + [RIGHT_TIMING.replace("(clock() - start) / repeats", "clock() - start")]
     submission(folder, "frank", wrong)
 
     grades = grade_folder(folder, tmp_path / "grades.csv", timeout=8)
@@ -52,7 +57,7 @@ def test_every_submission_is_graded(tmp_path):
     assert all("time limit of 8 s" in r["message"] for r in by("dave"))
     assert "no chapter number" in by("erin")[0]["message"]
     assert [r["passed"] for r in by("frank")] == ["True", "True", "False"]
-    assert "swapped" in by("frank")[2]["message"]
+    assert "divide by the number of calls" in by("frank")[2]["message"]
     scores = {r["student_file"]: r["score"] for r in csv.DictReader(open(tmp_path / "grades_scores.csv", encoding="utf-8"))}
     assert scores["alice/00_setup.ipynb"] == "1.00" and scores["frank/00_setup.ipynb"] == "0.67"
     assert scores["dave/00_setup.ipynb"] == "0.00"

@@ -1,40 +1,50 @@
-"""Chapter 01 (the M-P neuron) exercises: the threshold form, a NAND gate, majority of n, XOR from gates."""
+"""Chapter 01 (the M-P neuron) exercises: McCulloch and Pitts' own unit, a neuron for any two-input
+gate, majority of n, and three-input parity from two layers."""
+from __future__ import annotations
+
 import itertools
 
 import torch
 
-from utils.exercises import Question, Wrong, call, require, say
+from utils.exercises import (Case, Mistake, Question, Wrong, as_tensor, call, function_checker, parts, require,
+                             say, time_limit)
+from utils.exercises.checks import TookTooLong
+from utils.exercises.core import NotAttempted
 from utils.widgets import TWO_INPUT_FUNCTIONS
 
-_PAIRS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-_GATE_OUTPUTS = {name: torch.tensor(row, dtype=torch.float32) for row, name in TWO_INPUT_FUNCTIONS.items()}
+CHAPTER = "01"
+T = torch.tensor
+_PAIRS = T([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 
-def _binary_inputs(n):
+def _binary_inputs(n: int) -> torch.Tensor:
     """All 2ⁿ binary inputs of n bits, one per row, in counting order."""
-    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)))
+    return T(list(itertools.product([0.0, 1.0], repeat=n)))
 
 
 def _sign_neuron(X, w, b):
     return torch.where(X @ w + b >= 0, 1.0, -1.0)
 
 
-def _as_weights_and_bias(answer, n, name):
-    """Turn a learner's (w, b) into a float tensor of n weights and a float bias, or say what is off."""
-    require(isinstance(answer, (tuple, list)) and len(answer) == 2,
-            f"{name} should return two things, the weights and the bias: `return w, b`; "
-            f"got {type(answer).__name__}",
-            zh=f"{name} 应当返回两样东西，权重和偏置：`return w, b`；"
-               f"得到的是 {type(answer).__name__}")
-    w, b = answer
+def _signs(y) -> str:
+    """Outputs ±1 as a string of signs, "+−−+": how the checks compare truth tables."""
+    return "".join("+" if v > 0 else "−" for v in y.tolist())
+
+
+def _gate_name(table: torch.Tensor) -> str:
+    return TWO_INPUT_FUNCTIONS[tuple(int(v) for v in table.tolist())]
+
+
+def _weights_and_bias(answer, n: int, name: str):
+    """A learner's (w, b) as a float tensor of n weights and a float bias, or a message saying what is off."""
+    w, b = parts(answer, 2, name, "the weights and the bias, `return w, b`", "权重和偏置，`return w, b`",
+                 tensors=False)
     try:
         w = torch.as_tensor(w, dtype=torch.float32).reshape(-1)
         b = torch.as_tensor(b, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise Wrong(f"w and b must be numbers or tensors ({error}); e.g. "
-                    f"`return torch.tensor([1.0, 1.0]), -1.5`",
-                    zh=f"w 和 b 必须是数或张量（{error}）；例如 "
-                       f"`return torch.tensor([1.0, 1.0]), -1.5`") from None
+        raise Wrong(f"w and b must be numbers or tensors ({error}); e.g. `return torch.tensor([1.0, 1.0]), -1.5`",
+                    zh=f"w 和 b 必须是数或张量（{error}）；例如 `return torch.tensor([1.0, 1.0]), -1.5`") from None
     require(w.numel() == n, f"with {n} inputs the neuron needs {n} weights, one per input; your w has {w.numel()}",
             zh=f"有 {n} 个输入时，神经元需要 {n} 个权重，每个输入一个；你的 w 有 {w.numel()} 个")
     require(b.numel() == 1, f"the bias is one number; yours has {b.numel()} entries",
@@ -42,128 +52,240 @@ def _as_weights_and_bias(answer, n, name):
     return w, b.reshape(())
 
 
-def _signed(x):
-    """A number as the chapter writes it, with a true minus sign: outputs +1 and −1, bounds −2.5 and 0."""
-    text = f"{x:+g}" if abs(x) == 1 else f"{x + 0.0:g}"  # + 0.0 turns −0 into 0
-    return text.replace("-", "−")
+def _row(x) -> str:
+    return "".join(str(int(v)) for v in x.tolist())
 
 
-def _outputs(y):
-    return ", ".join(_signed(int(v)) for v in y)
+def _on_the_line(X, z, who: str, who_zh: str, *, hidden: bool = False) -> None:
+    """No input may sit exactly on a neuron's line: its output would hang on the convention at z = 0."""
+    ties = [_row(X[i]) for i in torch.nonzero(z.abs() < 1e-6).flatten()]
+    require(not (hidden and ties),
+            "on a further case, kept hidden so that it cannot be copied, some inputs lie exactly on the neuron's "
+            "line, z = 0: move the bias half-way between the neighbouring sums, for every n",
+            zh="在另一个不公开的用例上，有些输入恰好落在神经元的直线 z = 0 上：对每个 n，都把偏置移到相邻两个加权和的正中间")
+    require(not ties,
+            f"the input{'s' if len(ties) > 1 else ''} {', '.join(ties[:4])} lie{'' if len(ties) > 1 else 's'} "
+            f"exactly on {who}'s line, z = 0: {'they come' if len(ties) > 1 else 'it comes'} out +1 only by the "
+            "course's convention at 0, and torch.sign would give 0 (see the box on the tie at z = 0). Move the bias "
+            "half-way between the neighbouring sums so every input is clearly on one side",
+            zh=f"输入 {', '.join(ties[:4])} 恰好落在{who_zh}的直线 z = 0 上：它们输出 +1 只是因为本课程在 0 处的约定，"
+               "而 torch.sign 会给出 0（见关于 z = 0 的方框）。把偏置移到相邻两个加权和的正中间，让每个输入都明确落在某一侧")
 
 
-# q1 ------------------------------------------------------------------------------------------
+# q1 · McCulloch and Pitts' own unit -------------------------------------------------------------
 
-def _mp_neuron(X, w, theta):
-    return (X @ w >= theta).float()
+def _mp_unit(X, inhibitory, theta):
+    excitation = X[:, ~inhibitory].sum(dim=1)
+    inhibited = X[:, inhibitory].sum(dim=1) > 0
+    return ((excitation >= theta) & ~inhibited).float()
 
 
-def _check_mp_neuron(fn):
-    X, w, theta = _binary_inputs(3), torch.tensor([1.0, 1.0, 1.0]), 2.0
-    out = call(fn, X, w, theta, name="mp_neuron")
-    require(torch.is_tensor(out), f"return a tensor of outputs, not a {type(out).__name__}",
-            zh=f"请返回由输出组成的张量，而不是 {type(out).__name__}")
-    require(out.shape == (8,), f"one output per input row: expected shape (8,), yours is {tuple(out.shape)}. "
-                               "X @ w with w of shape (3,) gives exactly that; avoid a column vector (3, 1)",
-            zh=f"每个输入行对应一个输出：形状应为 (8,)，你的是 {tuple(out.shape)}。"
-               "w 的形状为 (3,) 时，X @ w 正好给出这个形状；不要用列向量 (3, 1)")
+def _zero_one(out, name):
+    out = as_tensor(out, name, shape=(None,), what="the outputs", what_zh="输出")
     out = out.float()
-    values = set(out.unique().tolist())
-    require(-1.0 not in values, "you returned −1 for a silent neuron: McCulloch and Pitts' neuron fires (1) or "
-                                "stays silent (0). The ±1 outputs belong to the sign neuron of this chapter",
-            zh="你让沉默的神经元返回了 −1：McCulloch 和 Pitts 的神经元要么激发（1），"
-               "要么保持沉默（0）。±1 输出属于本章的符号神经元")
-    require(values <= {0.0, 1.0}, f"outputs must be 0 or 1; yours include {sorted(values)}. Compare the sum "
-                                  "with θ (a True/False tensor) and turn it into numbers with .float()",
-            zh=f"输出必须是 0 或 1；你的输出里有 {sorted(values)}。把加权和与 θ 比较"
-               "（得到 True/False 张量），再用 .float() 把它变成数")
-    total = X @ w
-    if torch.equal(out, (total > theta).float()):
-        raise Wrong("inputs whose weighted sum equals θ exactly did not fire: the neuron fires when the sum "
-                    "reaches the threshold (≥ θ), not only when it exceeds it (> θ)",
-                    zh="加权和恰好等于 θ 的输入没有激发：加权和达到阈值（≥ θ）时神经元就激发，"
-                       "而不是只在超过阈值（> θ）时才激发")
-    if torch.equal(out, (total + theta >= 0).float()):
-        raise Wrong("you added θ: the threshold is subtracted, the neuron fires when Σ wᵢxᵢ − θ ≥ 0 "
-                    "(that is why the bias of the sign neuron is b = −θ)",
-                    zh="你加上了 θ：阈值应当减去，神经元在 Σ wᵢxᵢ − θ ≥ 0 时激发"
-                       "（这正是符号神经元的偏置为 b = −θ 的原因）")
-    reference = _mp_neuron(X, w, theta)
-    require(not torch.equal(out, 1 - reference), "every output is flipped: fire (1) when the sum reaches θ, "
-                                                 "stay silent (0) below it",
-            zh="每个输出都反了：加权和达到 θ 时激发（1），低于 θ 时保持沉默（0）")
-    wrong_rows = [tuple(int(v) for v in X[i].tolist()) for i in torch.nonzero(out != reference).flatten()]
-    require(not wrong_rows, f"with w = (1, 1, 1) and θ = 2 the inputs {wrong_rows} get the wrong output",
-            zh=f"w = (1, 1, 1)、θ = 2 时，输入 {wrong_rows} 的输出不对")
-    X2, w2 = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), torch.tensor([2.0, -1.0])
-    out2 = call(fn, X2, w2, 1.5, name="mp_neuron").float()
-    require(torch.equal(out2, _mp_neuron(X2, w2, 1.5)),
-            "right for the 3-input example but not for a 2-input neuron with an inhibitory (negative) weight, "
-            "w = (2, −1), θ = 1.5: use X, w and theta as given, nothing fixed to 3 inputs",
-            zh="3 输入的例子对了，但带抑制性（负）权重 w = (2, −1)、θ = 1.5 的 2 输入神经元不对："
-               "请按给定的 X、w 和 theta 计算，不要把任何东西固定为 3 个输入")
+    require(not bool((out == -1).any()),
+            "you returned −1 for a silent unit: McCulloch and Pitts' unit fires (1) or stays silent (0). The ±1 "
+            "outputs belong to the sign neuron of section 3",
+            zh="你让沉默的单元返回了 −1：McCulloch 和 Pitts 的单元要么激发（1），要么保持沉默（0）。±1 输出属于第 3 节的符号神经元")
+    require(bool(((out == 0) | (out == 1)).all()),
+            "the outputs must be 0 or 1: compare with θ (a True/False tensor) and turn that into numbers with .float()",
+            zh="输出必须是 0 或 1：与 θ 比较（得到 True/False 张量），再用 .float() 变成数")
+    return out
 
 
-q1 = Question("q1", "McCulloch and Pitts' threshold neuron", _check_mp_neuron, chapter="01",
-              hint="Compute the weighted sum of every row at once with X @ w, compare it with theta using >=, "
-                   "and turn the True/False answers into 1/0 with .float().",
-              reference=_mp_neuron, title_zh="McCulloch 和 Pitts 的阈值神经元",
-              hint_zh="用 X @ w 一次算出每一行的加权和，用 >= 与 theta 比较，"
-                      "再用 .float() 把 True/False 变成 1/0。")
+def _mask(*flags) -> torch.Tensor:
+    return T(flags, dtype=torch.bool)
 
 
-# q2 ------------------------------------------------------------------------------------------
+def _random_unit(seed: int, rows: int, n: int, hidden: bool = False) -> Case:
+    numbers = torch.Generator().manual_seed(seed)
+    X = torch.randint(2, (rows, n), generator=numbers).float()
+    inhibitory = torch.zeros(n, dtype=torch.bool)
+    inhibitory[torch.randperm(n, generator=numbers)[:2]] = True
+    return Case(X, inhibitory, int(torch.randint(1, 4, (1,), generator=numbers)), hidden=hidden)
 
-def _nand_gate():
-    w = torch.tensor([-1.0, -1.0])
-    b = 1.5  # half-way between one input on (z = 0.5) and both on (z = −0.5)
-    return w, b
+
+def _excitation(X, inhibitory):
+    return X[:, ~inhibitory].sum(dim=1)
 
 
-def _check_nand_gate(fn):
-    w, b = _as_weights_and_bias(call(fn, name="nand_gate"), 2, "nand_gate")
+def _blocked(X, inhibitory):
+    return X[:, inhibitory].sum(dim=1) > 0
+
+
+q1 = Question("q1", "McCulloch and Pitts' own unit", chapter=CHAPTER, checker=function_checker(
+    "mp_unit", _mp_unit, convert=_zero_one,
+    cases=[
+        Case(_binary_inputs(3), _mask(False, False, True), 2, note="x₃ inhibitory", note_zh="x₃ 为抑制性输入"),
+        Case(_binary_inputs(4), _mask(False, False, False, True), 2,
+             note="three excitatory inputs against one inhibitory", note_zh="三个兴奋性输入对一个抑制性输入"),
+        Case(_binary_inputs(3), _mask(False, False, False), 2, note="no inhibitory input", note_zh="没有抑制性输入"),
+        Case(_binary_inputs(2), _mask(False, True), 0, note="θ = 0", note_zh="θ = 0"),
+        Case(_binary_inputs(4), _mask(True, False, False, True), 1, note="two inhibitory inputs",
+             note_zh="两个抑制性输入"),
+        _random_unit(1, 8, 5), _random_unit(2, 10, 6, hidden=True),
+    ],
+    mistakes=[Mistake(fn, en, zh) for fn, en, zh in [
+        (lambda X, i, theta: ((_excitation(X, i) > theta) & ~_blocked(X, i)).float(),
+         "inputs whose excitation equals θ exactly did not fire: the unit fires when the count reaches the threshold "
+         "(≥ θ), not only when it exceeds it (> θ)",
+         "兴奋恰好等于 θ 的输入没有激发：计数达到阈值（≥ θ）时单元就激发，而不是只在超过阈值（> θ）时才激发"),
+        (lambda X, i, theta: (_excitation(X, i) - X[:, i].sum(dim=1) >= theta).float(),
+         "you subtracted the inhibitory inputs (a weight of −1): that is the modern form. In the 1943 unit inhibition "
+         "is absolute: one active inhibitory input keeps the unit silent, however much excitation arrives",
+         "你把抑制性输入减掉了（权重为 −1）：那是现代的形式。在 1943 年的单元中，抑制是绝对的："
+         "只要有一个抑制性输入处于激活状态，无论兴奋有多少，单元都保持沉默"),
+        (lambda X, i, theta: (_excitation(X, i) >= theta).float(),
+         "the inhibitory inputs were ignored: an active inhibitory input must keep the unit silent",
+         "抑制性输入被忽略了：处于激活状态的抑制性输入必须让单元保持沉默"),
+        (lambda X, i, theta: (X.sum(dim=1) >= theta).float(),
+         "you counted the inhibitory inputs as excitation: only the excitatory inputs count towards θ, and an active "
+         "inhibitory one blocks firing",
+         "你把抑制性输入也算作了兴奋：只有兴奋性输入计入 θ，而处于激活状态的抑制性输入会阻止激发"),
+        (lambda X, i, theta: _mp_unit(X, ~i, theta),
+         "the mask is read the wrong way round: `inhibitory[j]` is True where input j is inhibitory",
+         "掩码读反了：`inhibitory[j]` 为 True 表示第 j 个输入是抑制性的"),
+        (lambda X, i, theta: ((_excitation(X, i) >= theta) & ~(X[:, i] > 0).all(dim=1)).float(),
+         "the unit stays silent only when every inhibitory input is active: any one active inhibitory input is "
+         "enough to block it (any, not all)",
+         "只有当所有抑制性输入都处于激活状态时单元才保持沉默：其实只要有任何一个抑制性输入处于激活状态就足以阻止它（any，而不是 all）"),
+        (lambda X, i, theta: 1 - _mp_unit(X, i, theta),
+         "every output is flipped: fire (1) when the unit should fire, stay silent (0) otherwise",
+         "每个输出都反了：该激发时激发（1），否则保持沉默（0）"),
+        (lambda X, i, theta: ((_excitation(X, i) + theta >= 0) & ~_blocked(X, i)).float(),
+         "you added θ: the threshold is subtracted, the unit fires when the count minus θ is ≥ 0 (that is why the "
+         "sign neuron's bias is b = −θ)",
+         "你加上了 θ：阈值应当减去，计数减去 θ ≥ 0 时单元才激发（这正是符号神经元的偏置为 b = −θ 的原因）"),
+    ]],
+    note=("Absolute inhibition is what the 1943 unit had; a negative weight, which only subtracts, is the modern form.",
+          "绝对抑制是 1943 年的单元所具有的；负权重只是做减法，那是现代的形式。")),
+    hint="Count the active excitatory inputs of every row at once (a boolean mask selects columns), compare with "
+         "theta, and let any active inhibitory input veto the result.",
+    reference=_mp_unit, title_zh="McCulloch 和 Pitts 原本的单元",
+    hint_zh="一次算出每一行中处于激活状态的兴奋性输入个数（用布尔掩码选出列），与 theta 比较，"
+            "再让任何一个处于激活状态的抑制性输入否决这个结果。")
+
+
+# q2 · a neuron for any two-input gate ----------------------------------------------------------
+
+def _find_gate(table):
+    inputs = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    for w1, w2 in itertools.product([-2.0, -1.0, 0.0, 1.0, 2.0], repeat=2):
+        for b in (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5):  # half-way values: z is never exactly 0
+            w = torch.tensor([w1, w2])
+            if torch.equal(torch.where(inputs @ w + b >= 0, 1.0, -1.0), table):
+                return w, b
+    raise ValueError(f"no single neuron computes the table {table.tolist()}: its +1 and −1 corners cannot be "
+                     "separated by a line")
+
+
+def _gate_computed(out, name):
+    """The truth table, as signs, that the learner's (w, b) computes on 00, 01, 10, 11."""
+    w, b = _weights_and_bias(out, 2, name)
     z = _PAIRS @ w + b
-    y = _sign_neuron(_PAIRS, w, b)
-    on_line = [tuple(int(v) for v in _PAIRS[i].tolist()) for i in torch.nonzero(z.abs() < 1e-6).flatten()]
-    if not torch.equal(y, _GATE_OUTPUTS["NAND"]):
-        name = next(n for n, row in _GATE_OUTPUTS.items() if torch.equal(row, y))
-        advice = {"AND": "NAND is NOT AND: flip the sign of both weights and of the bias",
-                  "NOR": "The line cuts too early: only (1, 1) should be on the −1 side; raise b",
-                  "always +1": "The line misses the corner (1, 1): it must be on the −1 side; lower b"}
-        advice_zh = {"AND": "NAND 就是 NOT AND：把两个权重和偏置的符号都取反",
-                     "NOR": "这条线切得太早了：只有 (1, 1) 应在 −1 一侧；把 b 调大",
-                     "always +1": "这条线没有切下角点 (1, 1)：它必须在 −1 一侧；把 b 调小"}
-        tie = f" The inputs {on_line} lie exactly on the line, where the ≥ 0 convention says +1." if on_line else ""
-        tie_zh = f"输入 {on_line} 恰好落在这条线上，按 ≥ 0 的约定输出 +1。" if on_line else ""
-        raise Wrong(f"your neuron computes {name} (outputs {_outputs(y)} for x = 00, 01, 10, 11), "
-                    f"but NAND is +1, +1, +1, −1. "
-                    + advice.get(name, "NAND is −1 only when both inputs are 1: the line must cut off "
-                                       "the corner (1, 1) alone") + "." + tie,
-                    zh=f"你的神经元计算的是 {name}（x = 00, 01, 10, 11 时输出 {_outputs(y)}），"
-                       f"而 NAND 是 +1, +1, +1, −1。"
-                       + advice_zh.get(name, "只有两个输入都为 1 时 NAND 才是 −1：这条线必须"
-                                             "单独切下角点 (1, 1)") + "。" + tie_zh)
-    require(not on_line, f"right outputs, but the inputs {on_line} lie exactly on the line w·x + b = 0: "
-                         "they come out +1 only because of the ≥ 0 convention, and torch.sign would give 0. "
-                         "Move b half-way between the neighbouring sums so every input is clearly on one side",
-            zh=f"输出正确，但输入 {on_line} 恰好落在直线 w·x + b = 0 上："
-               "它们输出 +1 只是因为 ≥ 0 的约定，而 torch.sign 会给出 0。"
-               "把 b 移到相邻两个加权和的正中间，让每个输入都明确落在某一侧")
-    return say("NAND is universal: any logic circuit can be built from NAND gates alone, so networks of "
-               "M-P neurons can compute any Boolean function, as McCulloch and Pitts argued.",
-               "NAND 是通用的：任何逻辑电路都可以只用 NAND 门搭成，所以由 M-P 神经元组成的网络"
-               "能计算任何布尔函数，正如 McCulloch 和 Pitts 所论证的。")
+    require(not (abs(float(b)) < 1e-6 and abs(float(z[0])) < 1e-6),
+            "with b = 0 the input 00 sits exactly on the line whatever the weights (z = w·0 + 0 = 0): choose a bias "
+            "that is not 0",
+            zh="b = 0 时，无论权重是多少，输入 00 都恰好落在直线上（z = w·0 + 0 = 0）：请选择一个不为 0 的偏置")
+    _on_the_line(_PAIRS, z, "your neuron", "你的神经元")
+    return _signs(_sign_neuron(_PAIRS, w, b))
 
 
-q2 = Question("q2", "a NAND gate from one neuron", _check_nand_gate, chapter="01",
-              hint="NAND is −1 only for (1, 1). Start from the AND neuron of this chapter and ask what "
-                   "flipping the sign of w and b does to every weighted sum.",
-              reference=_nand_gate, title_zh="用一个神经元实现 NAND 门",
-              hint_zh="只有 (1, 1) 时 NAND 才是 −1。从本章的 AND 神经元出发，想一想"
-                      "把 w 和 b 的符号都取反，会对每个加权和产生什么影响。")
+def _raising_value_error_is_wrong_here(answer):
+    """An answer run on a table that one neuron can compute: a ValueError there is a mistake of its own."""
+    if answer is None or not callable(answer):
+        return answer
+
+    def gate(table):
+        try:
+            return answer(table)
+        except ValueError:
+            raise Wrong(f"you raised ValueError for {_gate_name(table)}, but one neuron computes it: only XOR and "
+                        "XNOR have none. Do your weights and bias take negative values too (an inhibitory input, a "
+                        "bias above 0)?",
+                        zh=f"你对 {_gate_name(table)} 抛出了 ValueError，但一个神经元就能计算它：只有 XOR 和 XNOR 不行。"
+                        "你的权重和偏置也取负值吗（抑制性输入、大于 0 的偏置）？") from None
+    gate.answer = answer
+    return gate
 
 
-# q3 ------------------------------------------------------------------------------------------
+_IMPOSSIBLE = [T([-1.0, 1.0, 1.0, -1.0]), T([1.0, -1.0, -1.0, 1.0])]  # XOR, XNOR
+
+
+def _impossible_tables(gate) -> str:
+    """For XOR and XNOR the answer must raise ValueError with a message, not return weights."""
+    answer = gate.answer
+    for table in _IMPOSSIBLE:
+        name = _gate_name(table)
+        try:
+            with time_limit():
+                out = answer(table.clone())
+        except ValueError as error:
+            require(str(error).strip(),
+                    f"for {name} you raised ValueError without a message: say what happened, e.g. which table and "
+                    "why no neuron computes it",
+                    zh=f"对 {name} 你抛出了不带信息的 ValueError：请说明发生了什么，例如是哪张表、为什么没有神经元能计算它")
+            continue
+        except NotImplementedError:
+            raise NotAttempted() from None
+        except TookTooLong:
+            raise Wrong(f"for {name} your function was still running after the time limit: does its search end "
+                        "when no weights fit?",
+                        zh=f"对 {name}，你的函数超时仍在运行：找不到合适的权重时，你的搜索会结束吗？") from None
+        except Exception as error:
+            raise Wrong(f"for {name} your function raised {type(error).__name__}: {error}. Raise ValueError, with a "
+                        "message, when no neuron computes the table",
+                        zh=f"对 {name}，你的函数抛出了 {type(error).__name__}：{error}。没有神经元能计算这张表时，"
+                        "请抛出带信息的 ValueError") from None
+        raise Wrong(f"for {name} your function returned {'None' if out is None else 'an answer'}, but no "
+                    "single neuron computes it (section 8): its +1 corners lie on one diagonal and its −1 corners on "
+                    "the other. Raise ValueError with a message that says so",
+                    zh=f"对 {name}，你的函数返回了{'None' if out is None else '一个答案'}，但没有单个神经元能计算它"
+                    "（第 8 节）：它的 +1 角点在一条对角线上，−1 角点在另一条上。请抛出说明这一点的 ValueError")
+    return say("Fourteen of the sixteen tables have a neuron; XOR and XNOR have none, as section 8's grid found.",
+               "十六张表中有十四张存在对应的神经元；XOR 和 XNOR 没有，与第 8 节的网格搜索结果一致。")
+
+
+def _gate_case(outputs, hidden: bool = False) -> Case:
+    table = T(outputs)
+    return Case(table, note=_gate_name(table), hidden=hidden)
+
+
+_gate_table = function_checker(
+    "find_gate", lambda table: _signs(table), convert=_gate_computed,
+    cases=[_gate_case(row) for row in [(-1, -1, -1, 1), (1, 1, 1, -1), (-1, -1, 1, -1), (-1, 1, 1, 1),
+                                       (1, -1, -1, -1), (1, 1, 1, 1), (-1, -1, -1, -1), (-1, -1, 1, 1),
+                                       (1, -1, 1, -1), (1, 1, -1, 1), (-1, 1, -1, 1), (1, 1, -1, -1),
+                                       (1, -1, 1, 1)]] + [_gate_case((-1, 1, -1, -1), hidden=True)],
+    mistakes=[
+        Mistake(lambda table: _signs(-table),
+                "your neuron computes the opposite of the table: its +1 and −1 sides are swapped. Negating w and b "
+                "swaps them back",
+                "你的神经元计算的是这张表的反面：它的 +1 侧和 −1 侧对调了。把 w 和 b 都取反就能换回来"),
+        Mistake(lambda table: _signs(table[[0, 2, 1, 3]]),
+                "your w₁ and w₂ are swapped: the table lists the inputs 00, 01, 10, 11 as (x₁, x₂), so its second "
+                "entry is x₁ = 0, x₂ = 1, and w₁ belongs to x₁",
+                "你的 w₁ 和 w₂ 对调了：表中的输入按 (x₁, x₂) 依次是 00, 01, 10, 11，所以第二项是 x₁ = 0、x₂ = 1，而 w₁ 属于 x₁"),
+        Mistake(lambda table: _signs(table.flip(0)),
+                "you read the table backwards: its four entries are the outputs for 00, 01, 10, 11, in that order",
+                "你把表倒过来读了：它的四项依次是输入 00, 01, 10, 11 的输出"),
+    ],
+    then=_impossible_tables)
+
+
+def _check_find_gate(fn):
+    return _gate_table(_raising_value_error_is_wrong_here(fn))
+
+
+q2 = Question("q2", "a neuron for any two-input gate", _check_find_gate, chapter=CHAPTER,
+              hint="Try small whole-number weights, and biases half-way between whole numbers (…, −1.5, −0.5, 0.5, "
+                   "…) so that z is never exactly 0. If none fits, can any?",
+              reference=_find_gate, title_zh="任意双输入逻辑门的神经元",
+              hint_zh="试试较小的整数权重，以及位于两个整数正中间的偏置（…, −1.5, −0.5, 0.5, …），"
+                      "这样 z 永远不会恰好为 0。如果一个都不合适，还有别的可能吗？")
+
+
+# q3 · majority of n ------------------------------------------------------------------------------
 
 def _majority_neuron(n):
     w = torch.ones(n)
@@ -171,88 +293,152 @@ def _majority_neuron(n):
     return w, b
 
 
-def _check_majority_neuron(fn):
-    for n in (3, 5, 7, 1):  # the chapter's case first
-        w, b = _as_weights_and_bias(call(fn, n, name="majority_neuron"), n, f"majority_neuron({n})")
+def _on_every_input(answer):
+    """An answer (or a known mistake) as the check sees it: the signs it gives on all 2ⁿ inputs."""
+    if answer is None or not callable(answer):
+        return answer
+
+    def outputs(n):
+        w, b = _weights_and_bias(answer(n), n, f"majority_neuron({n})")
         X = _binary_inputs(n)
-        ones = X.sum(dim=1)
-        z = X @ w + b
-        y = _sign_neuron(X, w, b)
-        wrong = torch.nonzero(y != torch.where(ones > n / 2, 1.0, -1.0)).flatten()
-        if len(wrong):
-            k, got = int(ones[wrong[0]]), int(y[wrong[0]])
-            tie = " It lies exactly on the line (z = 0)." if z[wrong[0]] == 0 else ""
-            tie_zh = "它恰好落在这条线上（z = 0）。" if z[wrong[0]] == 0 else ""
-            low, high = _signed(-(n + 1) / 2), _signed(-(n - 1) / 2)
-            carry = (" Your answer works for 3 inputs: do your w and b change with n?"
-                     if n != 3 else "")
-            carry_zh = "你的答案对 3 个输入成立：你的 w 和 b 会随 n 变化吗？" if n != 3 else ""
-            raise Wrong(f"for n = {n}, an input with {k} of {n} ones gives {_signed(got)} but the majority "
-                        f"says {_signed(-got)}.{tie} With every weight 1 the weighted sum counts the ones, so "
-                        f"b must lie strictly between {low} and {high}.{carry}",
-                        zh=f"n = {n} 时，含 {k} 个 1（共 {n} 位）的输入得到 {_signed(got)}，但多数表决应为 "
-                           f"{_signed(-got)}。{tie_zh}每个权重都为 1 时，加权和就是 1 的个数，"
-                           f"所以 b 必须严格介于 {low} 和 {high} 之间。{carry_zh}")
-        require(not torch.any(z.abs() < 1e-6),
-                f"for n = {n} some input lies exactly on the line w·x + b = 0: move b half-way between "
-                "the neighbouring sums so no input depends on the convention at 0",
-                zh=f"n = {n} 时，有输入恰好落在直线 w·x + b = 0 上：把 b 移到相邻两个加权和的正中间，"
-                   "让任何输入都不依赖于 0 处的约定")
+        _on_the_line(X, X @ w + b, f"the {n}-input neuron", f"{n} 输入神经元", hidden=n == _HIDDEN_SIZE)
+        return _signs(_sign_neuron(X, w, b))
+    return outputs
 
 
-q3 = Question("q3", "majority of n inputs", _check_majority_neuron, chapter="01",
-              hint="With every weight 1 the weighted sum counts the ones. Majority means more than n/2 ones: "
-                   "where must the threshold −b sit?",
+_HIDDEN_SIZE = 9  # the majority case that no message names
+
+
+def _majority(n):
+    X = _binary_inputs(n)
+    return _signs(torch.where(X.sum(dim=1) > n / 2, 1.0, -1.0))
+
+
+_majority_table = function_checker(
+    "majority_neuron", _majority,
+    cases=[Case(3, note="the chapter's case", note_zh="本章的例子"), Case(5), Case(7),
+           Case(1, note="a single input", note_zh="只有一个输入"), Case(_HIDDEN_SIZE, hidden=True)],
+    mistakes=[Mistake(_on_every_input(fn), en, zh) for fn, en, zh in [
+        (lambda n: (torch.full((n,), 0.5), -0.6),
+         "you kept section 4's bias, b = −0.6, which was chosen for three inputs: with n inputs the threshold must "
+         "grow with n",
+         "你沿用了第 4 节的偏置 b = −0.6，它是为三个输入选定的：有 n 个输入时，阈值必须随 n 增长"),
+        (lambda n: (torch.ones(n), -n / 2 - 1),
+         "your neuron needs more ones than a bare majority before it fires: the threshold is too high",
+         "你的神经元需要比刚好过半更多的 1 才会激发：阈值太高了"),
+        (lambda n: (torch.ones(n), -n / 2 + 1),
+         "your neuron fires with fewer ones than a majority: the threshold is too low",
+         "你的神经元在 1 的个数不到半数时就激发了：阈值太低了"),
+        (lambda n: (torch.ones(n), n / 2),
+         "your neuron always fires: the bias is the negative threshold, b = −θ, so it must be below 0 here",
+         "你的神经元总是激发：偏置是阈值的相反数，b = −θ，所以这里它必须小于 0"),
+        (lambda n: (-torch.ones(n), n / 2),
+         "your neuron computes minority, +1 when fewer than half the inputs are 1: the signs of w and b are flipped",
+         "你的神经元计算的是少数表决，不到半数输入为 1 时输出 +1：w 和 b 的符号反了"),
+    ]])
+
+
+def _check_majority(fn):
+    return _majority_table(_on_every_input(fn))
+
+
+q3 = Question("q3", "majority of n inputs", _check_majority, chapter=CHAPTER,
+              hint="With every weight 1 the weighted sum counts the ones. Majority means more than n/2 ones: where "
+                   "must the threshold −b sit so that no count lands exactly on it?",
               reference=_majority_neuron, title_zh="n 个输入的多数表决",
               hint_zh="每个权重都为 1 时，加权和就是 1 的个数。多数意味着 1 的个数超过 n/2："
-                      "阈值 −b 应该放在哪里？")
+                      "阈值 −b 应该放在哪里，才不会有任何计数恰好落在它上面？")
 
 
-# q4 ------------------------------------------------------------------------------------------
+# q4 · three-input parity from two layers ----------------------------------------------------------
 
-def _xor_two_layers(X):
-    def neuron(inputs, w, b):  # +1 where w·x + b ≥ 0, else −1: the chapter's neuron
-        return torch.where(inputs @ torch.tensor(w) + b >= 0, 1.0, -1.0)
-    hidden = torch.stack([neuron(X, [1.0, 1.0], -0.5), neuron(X, [-1.0, -1.0], 1.5)], dim=1)  # OR, NAND
-    return neuron((hidden + 1) / 2, [1.0, 1.0], -1.5)  # AND of the two, fed the 0/1 it was built for
+_CUBE = _binary_inputs(3)
+_PARITY = torch.where(_CUBE.sum(dim=1) % 2 == 1, 1.0, -1.0)
 
 
-def _check_xor_two_layers(fn):
-    out = call(fn, _PAIRS.clone(), name="xor_two_layers")
-    require(torch.is_tensor(out), f"return a tensor of outputs, not a {type(out).__name__}",
-            zh=f"请返回由输出组成的张量，而不是 {type(out).__name__}")
-    require(out.shape == (4,), f"one output per input row: expected shape (4,), yours is {tuple(out.shape)}",
-            zh=f"每个输入行对应一个输出：形状应为 (4,)，你的是 {tuple(out.shape)}")
-    out = out.float()
-    values = set(out.unique().tolist())
-    require(values <= {-1.0, 1.0}, f"outputs must be −1 or +1 like every neuron in this chapter; yours "
-                                   f"include {sorted(values)}. A 0/1 answer y becomes ±1 as 2y − 1",
-            zh=f"输出必须是 −1 或 +1，和本章的每个神经元一样；你的输出里"
-               f"有 {sorted(values)}。0/1 的答案 y 可以用 2y − 1 变成 ±1")
-    if not torch.equal(out, _GATE_OUTPUTS["XOR"]):
-        name = next(n for n, row in _GATE_OUTPUTS.items() if torch.equal(row, out))
-        raise Wrong(f"your network computes {name} (outputs {_outputs(out)} for x = 00, 01, 10, 11), not XOR "
-                    "(−1, +1, +1, −1). XOR = AND(OR, NAND). If your hidden neurons output ±1, the output "
-                    "neuron sees −1 where its AND weights expect 0: map h to (h + 1) / 2 first, or choose "
-                    "weights for ±1 inputs",
-                    zh=f"你的网络计算的是 {name}（x = 00, 01, 10, 11 时输出 {_outputs(out)}），不是 XOR"
-                       "（−1, +1, +1, −1）。XOR = AND(OR, NAND)。如果隐藏神经元输出 ±1，输出神经元的"
-                       "AND 权重本该收到 0 的地方收到的却是 −1：先把 h 映射为 (h + 1) / 2，"
-                       "或者按 ±1 输入来选择权重")
-    batch = _PAIRS[[3, 0, 2, 1, 3, 1]]
-    other = call(fn, batch, name="xor_two_layers")
-    require(torch.is_tensor(other) and other.shape == (6,) and torch.equal(other.float(), _xor_two_layers(batch)),
-            "right for the 4 rows in table order, but not for another batch (rows 11, 00, 10, 01, 11, 01): "
-            "compute the outputs from X, do not return a fixed tensor",
-            zh="按真值表顺序的 4 行对了，但换一批输入（行 11, 00, 10, 01, 11, 01）就不对："
-               "请根据 X 计算输出，不要返回固定的张量")
-    return say("Two layers of neurons did what one cannot: chapter 03 learns such weights instead of choosing them.",
-               "两层神经元做到了一层做不到的事：第 03 章将学习这样的权重，而不是手工选定。")
+def _parity_network():
+    W1 = torch.ones(3, 3)  # hidden neuron k: "at least k of the three inputs are 1"
+    b1 = torch.tensor([-0.5, -1.5, -2.5])
+    w2 = torch.tensor([1.0, -1.0, 1.0])  # hidden outputs (±1) added with alternating signs
+    b2 = 0.0
+    return W1, b1, w2, b2
 
 
-q4 = Question("q4", "XOR from two layers of neurons", _check_xor_two_layers, chapter="01",
-              hint="XOR is true when at least one input is on (OR) and not both are (NAND). Put an OR neuron "
-                   "and a NAND neuron side by side, then feed their outputs to an AND neuron.",
-              reference=_xor_two_layers, title_zh="用两层神经元实现异或",
-              hint_zh="至少一个输入为 1（OR）且不是两个都为 1（NAND）时，XOR 为真。把一个 OR 神经元"
-                      "和一个 NAND 神经元并排放置，再把它们的输出送入一个 AND 神经元。")
+def _layers(answer):
+    """The learner's four parameters as float tensors of consistent shapes, or a message."""
+    W1, b1, w2, b2 = parts(answer, 4, "parity_network", "(W1, b1, w2, b2)", "（W1, b1, w2, b2）", tensors=False)
+    try:
+        W1, b1, w2, b2 = (torch.as_tensor(p, dtype=torch.float32) for p in (W1, b1, w2, b2))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise Wrong(f"W1, b1, w2 and b2 must be tensors or numbers ({error})",
+                    zh=f"W1、b1、w2 和 b2 必须是张量或数（{error}）") from None
+    require(W1.ndim == 2 and 3 in W1.shape,
+            f"W1 should have one row of 3 weights per hidden neuron, shape (k, 3); yours has shape {tuple(W1.shape)}",
+            zh=f"W1 应当每个隐藏神经元一行、每行 3 个权重，形状为 (k, 3)；你的形状是 {tuple(W1.shape)}")
+    require(W1.shape[1] == 3,
+            f"W1 has shape {tuple(W1.shape)}: it should be (k, 3), one row per hidden neuron, as nn.Linear stores its "
+            "weight (out_features, in_features). Transpose it",
+            zh=f"W1 的形状是 {tuple(W1.shape)}：它应当是 (k, 3)，每个隐藏神经元一行，与 nn.Linear 存放权重的方式"
+               "（out_features, in_features）相同。请把它转置")
+    k = W1.shape[0]
+    require(b1.shape == (k,) and w2.shape == (k,),
+            f"with {k} hidden neurons b1 and w2 need {k} entries each, one per hidden neuron; yours have shapes "
+            f"{tuple(b1.shape)} and {tuple(w2.shape)}",
+            zh=f"有 {k} 个隐藏神经元时，b1 和 w2 各需要 {k} 个元素，每个隐藏神经元一个；你的形状分别是 "
+               f"{tuple(b1.shape)} 和 {tuple(w2.shape)}")
+    require(b2.numel() == 1, f"b2, the output neuron's bias, is one number; yours has {b2.numel()} entries",
+            zh=f"b2 是输出神经元的偏置，只是一个数；你的有 {b2.numel()} 个元素")
+    return W1, b1, w2, b2.reshape(())
+
+
+def _network(X, W1, b1, w2, b2):
+    hidden = _sign_neuron(X, W1.T, b1)
+    return hidden, _sign_neuron(hidden, w2, b2)
+
+
+def _check_parity(fn):
+    W1, b1, w2, b2 = _layers(call(fn, name="parity_network"))
+    for j in range(W1.shape[0]):
+        _on_the_line(_CUBE, _CUBE @ W1[j] + b1[j], f"hidden neuron {j + 1}", f"第 {j + 1} 个隐藏神经元")
+    hidden, y = _network(_CUBE, W1, b1, w2, b2)
+    _on_the_line(_CUBE, hidden @ w2 + b2, "the output neuron", "输出神经元")
+    if torch.equal(y, _PARITY):
+        return say("One construction: hidden neuron k asks \"at least k ones?\", and the output adds their ±1 answers "
+                   "with alternating signs. Chapter 03 learns such weights instead of choosing them.",
+                   "一种构造：第 k 个隐藏神经元回答“至少有 k 个 1 吗？”，输出神经元把它们的 ±1 回答以交替的符号相加。"
+                   "第 03 章将学习这样的权重，而不是手工选定。")
+    require(not torch.equal(y, -_PARITY),
+            "your network computes even parity, +1 for an even number of ones: negate the output neuron's w2 and b2",
+            zh="你的网络计算的是偶校验，1 的个数为偶数时输出 +1：把输出神经元的 w2 和 b2 取反")
+    require(not torch.equal(_sign_neuron((hidden + 1) / 2, w2, b2), _PARITY),
+            "your output neuron was designed for hidden outputs of 0 and 1, but the hidden neurons output ±1, so a "
+            "silent hidden neuron adds −w2ⱼ where you expected 0. Choose w2 and b2 for ±1 inputs (section 9 shows "
+            "which gates survive the change)",
+            zh="你的输出神经元是按隐藏输出为 0 和 1 设计的，但隐藏神经元输出的是 ±1，所以一个沉默的隐藏神经元"
+               "在你以为是 0 的地方加上了 −w2ⱼ。请按 ±1 输入来选择 w2 和 b2（第 9 节说明了哪些门经得起这一变化）")
+    if W1.shape[0] == 3:
+        require(not torch.equal(_network(_CUBE, W1.T, b1, w2, b2)[1], _PARITY),
+                "W1 is transposed: row j must hold hidden neuron j's three weights, as nn.Linear stores its weight "
+                "(out_features, in_features)",
+                zh="W1 转置了：第 j 行必须是第 j 个隐藏神经元的三个权重，与 nn.Linear 存放权重的方式（out_features, "
+                   "in_features）相同")
+    xor_of_two = torch.where(_CUBE[:, 0] != _CUBE[:, 1], 1.0, -1.0)
+    require(not torch.equal(y, xor_of_two),
+            "your network computes XOR of x₁ and x₂ and ignores x₃: parity counts all three inputs",
+            zh="你的网络计算的是 x₁ 与 x₂ 的 XOR，忽略了 x₃：奇偶校验要数全部三个输入")
+    ones = _CUBE.sum(dim=1)
+    wrong = sorted({int(k) for k in ones[y != _PARITY].tolist()})
+    raise Wrong(f"your network is wrong on the inputs with {' and '.join(map(str, wrong))} ones. Parity alternates "
+                "with the count of ones: 0 → −1, 1 → +1, 2 → −1, 3 → +1. Which hidden neurons change between those "
+                "counts?",
+                zh=f"你的网络在含 {' 和 '.join(map(str, wrong))} 个 1 的输入上出错。奇偶校验随 1 的个数交替变化："
+                "0 → −1，1 → +1，2 → −1，3 → +1。在这些个数之间，哪些隐藏神经元的输出发生了变化？")
+
+
+q4 = Question("q4", "parity of three inputs from two layers", _check_parity, chapter=CHAPTER,
+              hint="Let hidden neuron k fire when at least k of the three inputs are 1, as the majority neuron does "
+                   "for k = 2. List the hidden outputs for 0, 1, 2 and 3 ones: which output weights make the answer "
+                   "alternate?",
+              reference=_parity_network, title_zh="用两层神经元计算三输入奇偶校验",
+              hint_zh="让第 k 个隐藏神经元在三个输入中至少有 k 个为 1 时激发，就像多数表决神经元在 k = 2 时那样。"
+                      "列出 0、1、2、3 个 1 时的隐藏输出：什么样的输出权重能让答案交替变化？")
