@@ -82,12 +82,12 @@ def _finite_and_right_gradients(fn):
                "数值稳定，梯度也稳定：torch.sigmoid 以及第 04 章的交叉熵损失在内部就是这样写的。")
 
 
-def _float32_result(out, name):
+def _float_tensor(out, name):
     return as_tensor(out, name, floating=True, what="the sigmoid of each entry", what_zh="每个元素的 sigmoid")
 
 
 _sigmoid_values = function_checker(
-    "stable_sigmoid", _stable_sigmoid, forbid=_SIGMOID, convert=_float32_result,
+    "stable_sigmoid", _stable_sigmoid, forbid=_SIGMOID, convert=_float_tensor,
     cases=[Case(torch.linspace(-8, 8, 33), note="inputs from −8 to 8", note_zh="从 −8 到 8 的输入"),
            Case(_HUGE, note="very large |z|, and 0", note_zh="|z| 很大的输入，以及 0"),
            Case(_seeded(1, 3, 4, scale=10.0), note="a 2-D batch", note_zh="一个二维批量"),
@@ -120,14 +120,12 @@ def _check_stable_sigmoid(fn):
 
 
 q1 = Question("q1", "a numerically stable sigmoid", _check_stable_sigmoid, chapter=CHAPTER,
-              hint="Only e^(−|z|) can never overflow: it lies between 0 and 1. Write σ(z) in terms of it, once for "
-                   "z ≥ 0 and once for z < 0 (multiply the top and bottom of 1/(1 + e^(−z)) by e^z for the second), "
-                   "and pick per entry. Then check the gradient: both branches get differentiated, and mind how "
-                   "|z| is differentiated at 0.",
+              hint="Which exponential of z can never overflow, whatever the sign of z? Write σ(z) with that one "
+                   "only, once for z ≥ 0 and once for z < 0. And remember that autograd differentiates everything "
+                   "you compute, also the branch that torch.where does not pick.",
               reference=_stable_sigmoid, title_zh="数值稳定的 sigmoid",
-              hint_zh="只有 e^(−|z|) 永远不会上溢：它介于 0 和 1 之间。用它写出 σ(z)，z ≥ 0 时写一次，"
-                      "z < 0 时再写一次（第二种情况把 1/(1 + e^(−z)) 的分子分母同乘 e^z），再逐元素选择。"
-                      "然后检查梯度：两个分支都会被求导，也要注意 |z| 在 0 处如何求导。")
+              hint_zh="无论 z 的正负，z 的哪一个指数永远不会上溢？只用这一个指数写出 σ(z)，z ≥ 0 时写一次，"
+                      "z < 0 时再写一次。另外记住：autograd 会对你算出的一切求导，包括 torch.where 没有选中的那个分支。")
 
 
 # q2 · the forward pass of a network of any depth --------------------------------------------
