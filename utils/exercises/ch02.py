@@ -28,8 +28,8 @@ def _updates_needed(x, w, t, lr):
     return 0 if score < 0 else math.floor(score / step) + 1  # −1 needs a score below 0
 
 
-def _score_and_step(x, w, lr):
-    return float(x.double() @ w.double()), 2 * lr * float(x.double() @ x.double())
+def _score_and_step(x, w, lr):  # as the reference computes them
+    return (x @ w).item(), 2 * lr * (x @ x).item()
 
 
 def _round_up_for_both(x, w, t, lr):  # reaching 0 counted as enough for either target
@@ -52,7 +52,7 @@ def _step_without_two(x, w, t, lr):
 
 
 def _length_not_squared(x, w, t, lr):
-    return _updates_needed(x, w, t, lr * float(x.double().norm()) / float(x.double() @ x.double()))
+    return _updates_needed(x, w, t, lr * x.norm().item() / (x @ x).item())
 
 
 def _ignores_lr(x, w, t, lr):
