@@ -247,7 +247,7 @@ CATALOGUE = {
         (relu_first_only, "a ReLU follows the first layer only"),
         (relu_on_the_input, "applied to the input X"),
         (detached, "carries no gradient"),
-        (through_numpy_forward, "goes through NumPy"),
+        (through_numpy_forward, "NumPy cuts the computation off from autograd"),
         (transposed_output, "gives a wrong result for"),
         (hard_coded_forward, "is the result hard-coded"),
         (lambda X, weights, biases: ex._mlp_forward(X, weights, biases).long(), "floating-point numbers"),

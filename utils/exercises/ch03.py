@@ -15,6 +15,21 @@ def _seeded(seed: int, *shape, scale: float = 1.0) -> torch.Tensor:
     return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
+def _explaining(table, *explanations):
+    """The table's checker, adding a word to an error the learner's code raised: for each
+    (fragment of the error, English, Chinese), the explanation when the fragment is in the error."""
+    def checker(fn):
+        try:
+            return table(fn)
+        except Wrong as error:
+            for fragment, en, zh in explanations:
+                require(fragment not in error.en, f"{error.en.rstrip('.')}. {en}",
+                        zh=f"{(error.zh or error.en).rstrip('。.')}。{zh}")
+            raise
+    checker.cases, checker.expected_results = table.cases, table.expected_results
+    return checker
+
+
 # q1 · a numerically stable sigmoid ----------------------------------------------------------
 
 def _stable_sigmoid(z):
@@ -201,33 +216,11 @@ def _logits(out, name):
     return as_tensor(out, name, floating=True, what="the output", what_zh="输出")
 
 
-def _explain_errors(table):
-    """The table's checker, with a word on the errors a forward pass typically raises."""
-    def checker(fn):
-        try:
-            return table(fn)
-        except Wrong as error:
-            shapes = "cannot be multiplied" in error.en or "size mismatch" in error.en
-            require(not shapes, f"{error.en}. A layer's weight is stored [out, in], one row per neuron, so a batch "
-                                "X [N, in] goes through as X @ W.T + b",
-                    zh=f"{error.zh or error.en}。每层的权重按 [out, in] 存储，每个神经元一行，"
-                       "所以一批数据 X [N, in] 要这样通过：X @ W.T + b")
-            require("IndexError" not in error.en,
-                    f"{error.en}. Does your function read weights[0], weights[1] by position? The network may have "
-                    "one layer or many: loop over all of them",
-                    zh=f"{error.zh or error.en}。你的函数是不是按位置读取 weights[0]、weights[1]？"
-                       "网络可能只有一层，也可能有很多层：请遍历所有的层")
-            require("numpy()" not in error.en,
-                    "mlp_forward goes through NumPy, which autograd cannot follow: the result would carry no "
-                    "gradient, and nothing in the network could be trained. Stay in torch operations",
-                    zh="mlp_forward 经过了 NumPy，而 autograd 无法跟踪 NumPy：结果不会携带梯度，"
-                       "网络中的任何东西都无法训练。请全程使用 torch 运算")
-            raise
-    checker.cases, checker.expected_results = table.cases, table.expected_results
-    return checker
+_SHAPES = ("A layer's weight is stored [out, in], one row per neuron, so a batch X [N, in] goes through as X @ W.T + b",
+           "每层的权重按 [out, in] 存储，每个神经元一行，所以一批数据 X [N, in] 要这样通过：X @ W.T + b")
 
 
-q2 = Question("q2", "the forward pass of a network of any depth", chapter=CHAPTER, checker=_explain_errors(
+q2 = Question("q2", "the forward pass of a network of any depth", chapter=CHAPTER, checker=_explaining(
     function_checker(
         "mlp_forward", _mlp_forward, convert=_logits, gradients=True,
         cases=[
@@ -270,7 +263,14 @@ q2 = Question("q2", "the forward pass of a network of any depth", chapter=CHAPTE
                     "在第一层之前对输入 X 用了 ReLU：激活函数跟在层后面，数据原样输入"),
         ],
         note=("One loop serves any depth; nn.Sequential does the same for a list of modules.",
-              "一个循环就能处理任意深度；nn.Sequential 对一串模块做的也是同样的事。"))),
+              "一个循环就能处理任意深度；nn.Sequential 对一串模块做的也是同样的事。")),
+    ("cannot be multiplied", *_SHAPES), ("size mismatch", *_SHAPES),
+    ("IndexError", "Does your function read weights[0], weights[1] by position? The network may have one layer or "
+                   "many: loop over all of them",
+     "你的函数是不是按位置读取 weights[0]、weights[1]？网络可能只有一层，也可能有很多层：请遍历所有的层"),
+    ("numpy()", "NumPy cuts the computation off from autograd: the result would carry no gradient, and nothing in "
+                "the network could be trained. Stay in torch operations",
+     "NumPy 把计算从 autograd 中切断了：结果不会携带梯度，网络中的任何东西都无法训练。请全程使用 torch 运算")),
     hint="Walk through the layers in order, keeping the current activations in one variable. Which layers are "
          "followed by a ReLU, and which one is not?",
     reference=_mlp_forward, title_zh="任意深度网络的前向传播",
@@ -387,13 +387,12 @@ def _check_max_weights(fn):
 
 
 q3 = Question("q3", "max(x₁, x₂) from ReLU units", _check_max_weights, chapter=CHAPTER,
-              hint="Write max(x₁, x₂) as x₁ plus something that is 0 whenever x₁ is the larger input; one ReLU "
-                   "unit gives that something. Then the x₁ part: a ReLU unit passes x₁ only when x₁ > 0, so what "
-                   "can a second unit add for x₁ < 0?",
+              hint="Write max(x₁, x₂) as x₁ plus a correction that is 0 whenever x₁ is the larger input: which "
+                   "single ReLU gives that correction? Then, how can ReLU units, which output 0 for negative "
+                   "inputs, pass x₁ itself on when it is negative?",
               reference=_max_weights, title_zh="用 ReLU 单元实现 max(x₁, x₂)",
-              hint_zh="把 max(x₁, x₂) 写成 x₁ 加上一个在 x₁ 较大时为 0 的量；一个 ReLU 单元就能给出这个量。"
-                      "再看 x₁ 这一部分：ReLU 单元只在 x₁ > 0 时把 x₁ 传过去，那么 x₁ < 0 时，"
-                      "第二个单元能补上什么？")
+              hint_zh="把 max(x₁, x₂) 写成 x₁ 加上一个修正量，它在 x₁ 较大时为 0：哪一个 ReLU 能给出这个修正量？"
+                      "然后想一想：ReLU 单元对负的输入输出 0，那么当 x₁ 为负时，它们怎样才能把 x₁ 本身传下去？")
 
 
 # q4 · counting an MLP's parameters ----------------------------------------------------------
@@ -422,22 +421,7 @@ def _pairs(sizes):
     return list(zip(sizes[:-1], sizes[1:]))
 
 
-def _index_errors(table):
-    def checker(fn):
-        try:
-            return table(fn)
-        except Wrong as error:
-            require("IndexError" not in error.en,
-                    f"{error.en}. Does your function read sizes[0], sizes[1], sizes[2] by position? The lists have "
-                    "any length: loop over every consecutive pair of sizes",
-                    zh=f"{error.zh or error.en}。你的函数是不是按位置读取 sizes[0]、sizes[1]、sizes[2]？"
-                       "列表可以是任意长度：请遍历每一对相邻的尺寸")
-            raise
-    checker.cases, checker.expected_results = table.cases, table.expected_results
-    return checker
-
-
-q4 = Question("q4", "counting an MLP's parameters", chapter=CHAPTER, checker=_index_errors(function_checker(
+q4 = Question("q4", "counting an MLP's parameters", chapter=CHAPTER, checker=_explaining(function_checker(
     "count_parameters", _count_parameters, convert=_whole_count,
     cases=[_SizesCase([2, 2, 1], note="section 1's network", note_zh="第 1 节的网络"),
            _SizesCase([784, 128, 10]), _SizesCase([5, 2], note="one layer", note_zh="只有一层"),
@@ -467,7 +451,10 @@ q4 = Question("q4", "counting an MLP's parameters", chapter=CHAPTER, checker=_in
                 "你把每个尺寸和隔一位的尺寸配成了对：一层连接的是相邻的两个尺寸，zip(sizes, sizes[1:])"),
     ],
     note=("nn.Linear(n_in, n_out) holds exactly these: a weight [n_out, n_in] and a bias [n_out].",
-          "nn.Linear(n_in, n_out) 恰好保存这些：一个 [n_out, n_in] 的权重和一个 [n_out] 的偏置。"))),
+          "nn.Linear(n_in, n_out) 恰好保存这些：一个 [n_out, n_in] 的权重和一个 [n_out] 的偏置。")),
+    ("IndexError", "Does your function read sizes[0], sizes[1], sizes[2] by position? The lists have any length: "
+                   "loop over every consecutive pair of sizes",
+     "你的函数是不是按位置读取 sizes[0]、sizes[1]、sizes[2]？列表可以是任意长度：请遍历每一对相邻的尺寸")),
     hint="A network with layer sizes [a, b, c] has a layer from a to b and one from b to c. How many weights "
          "connect n_in inputs to n_out neurons, and how many biases do those neurons have?",
     reference=_count_parameters, title_zh="数一数 MLP 的参数",
