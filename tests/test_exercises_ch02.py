@@ -1,4 +1,6 @@
 """Chapter 02 checkers: the catalogue of wrong answers a learner really writes, and what else must hold."""
+import math
+
 import pytest
 import torch
 
@@ -8,79 +10,92 @@ from utils.exercises import checks
 from utils.perceptron import perceptron_update, predict
 
 
-# q1: updates until one example is right ------------------------------------------------------
+# q1: how many updates, worked out without running the rule ----------------------------------
 
-def counts_checks(x, w, t, lr):
-    checks_ = 1
+def applies_the_rule(x, w, t, lr):  # right, but runs the rule update by update
+    updates = 0
     while predict(x, w) != t:
         w = perceptron_update(w, x, t, lr)
-        checks_ += 1
-    return checks_
+        updates += 1
+    return updates
 
 
-def one_update_at_most(x, w, t, lr):
-    return int(predict(x, w) != t)
+def simulates_the_score(x, w, t, lr):  # right, but still one step at a time
+    score, step, updates = (x @ w).item(), 2 * lr * (x @ x).item(), 0
+    while (score >= 0) != (t > 0):
+        score += step if t > 0 else -step
+        updates += 1
+    return updates
+
+
+def ceil_for_both(x, w, t, lr):
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return 0 if predict(x, w) == t else math.ceil(abs(score) / step)
+
+
+def floor_plus_one_for_both(x, w, t, lr):
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return 0 if predict(x, w) == t else math.floor(abs(score) / step) + 1
+
+
+def rounds(x, w, t, lr):
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return 0 if predict(x, w) == t else round(abs(score) / step)
+
+
+def no_factor_two(x, w, t, lr):
+    score, step = (x @ w).item(), lr * (x @ x).item()
+    if t > 0:
+        return 0 if score >= 0 else math.ceil(-score / step)
+    return 0 if score < 0 else math.floor(score / step) + 1
+
+
+def length_not_squared(x, w, t, lr):
+    score, step = (x @ w).item(), 2 * lr * x.norm().item()
+    if t > 0:
+        return 0 if score >= 0 else math.ceil(-score / step)
+    return 0 if score < 0 else math.floor(score / step) + 1
 
 
 def ignores_lr(x, w, t, lr):
-    updates = 0
-    while predict(x, w) != t:
-        w = perceptron_update(w, x, t, 1.0)
-        updates += 1
-    return updates
-
-
-def uses_torch_sign(x, w, t, lr):
-    updates = 0
-    while torch.sign(x @ w) != t:
-        w = w + lr * (t - torch.sign(x @ w)) * x
-        updates += 1
-    return updates
-
-
-def updates_first(x, w, t, lr):
-    updates = 0
-    while True:  # do-while: one update even when the example is already right
-        w = w + lr * 2 * t * x
-        updates += 1
-        if predict(x, w) == t:
-            return updates
+    score, step = (x @ w).item(), 2 * (x @ x).item()
+    if t > 0:
+        return 0 if score >= 0 else math.ceil(-score / step)
+    return 0 if score < 0 else math.floor(score / step) + 1
 
 
 def assumes_target_plus_one(x, w, t, lr):
-    updates = 0
-    while x @ w < 0:
-        w = w + lr * (1 - predict(x, w)) * x
-        updates += 1
-    return updates
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return 0 if score >= 0 else math.ceil(-score / step)
+
+
+def forgets_the_right_case(x, w, t, lr):  # no check of y first: a right example gets a negative count
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return math.ceil(-score / step) if t > 0 else math.floor(score / step) + 1
+
+
+def in_float32(x, w, t, lr):
+    score, step = (x.float() @ w.float()).item(), 2 * lr * (x.float() @ x.float()).item()
+    if t > 0:
+        return 0 if score >= 0 else torch.ceil(torch.tensor(-score / step)).item()
+    return 0 if score < 0 else torch.floor(torch.tensor(score / step)).item() + 1
+
+
+def not_rounded(x, w, t, lr):
+    score, step = (x @ w).item(), 2 * lr * (x @ x).item()
+    return 0 if predict(x, w) == t else abs(score) / step
 
 
 def hard_coded(x, w, t, lr):
     return 2  # the worked example's answer, copied from the chapter
 
 
-def never_ends(x, w, t, lr):
-    updates = 0
-    while predict(x, w) != t:
-        w = w - lr * (t - predict(x, w)) * x  # sign flipped: the score moves away from the target
-        updates += 1
-    return updates
-
-
-def mutates_w(x, w, t, lr):
-    updates = 0
-    while predict(x, w) != t:
-        w += lr * (t - predict(x, w)) * x
-        updates += 1
-    return updates
-
-
 def only_visible_cases(x, w, t, lr):
     """Right on every case a failure message could print (answers looked up), a guess elsewhere."""
     for case in ex.q1._checker.cases:
         if not case.hidden and torch.equal(case.args[0], x) and torch.equal(case.args[1], w) and case.args[3] == lr:
-            return ex._steps_to_fix(x, w, t, lr)
-    return 0
+            return ex._updates_needed(x, w, t, lr)
+    return 3
 
 
 # q2: features that make XOR separable --------------------------------------------------------
@@ -108,14 +123,19 @@ def copied_from_the_message(X, t, w, lr):
 
 CATALOGUE = {
     "q1": [
-        (counts_checks, "count the updates only"),
-        (one_update_at_most, "a while loop, not an if"),
-        (ignores_lr, "pass lr on to the update"),
-        (uses_torch_sign, "torch.sign(0) is 0"),
-        (updates_first, "Check y ≠ t before you update"),
-        (assumes_target_plus_one, "instead of assuming the target is +1"),
+        (ceil_for_both, "a score that falls to exactly 0 is not yet right"),
+        (floor_plus_one_for_both, "a score that climbs to exactly 0 is already right"),
+        (rounds, "round up, never to nearest"),
+        (no_factor_two, "not η‖x‖²"),
+        (length_not_squared, "not the length ‖x‖"),
+        (ignores_lr, "so η belongs in the step"),
+        (assumes_target_plus_one, "it treats every target as +1"),
+        (forgets_the_right_case, "a negative number of updates"),
+        (applies_the_rule, "about 10¹² updates it was still running"),
+        (simulates_the_score, "about 10¹² updates it was still running"),
+        (in_float32, "Keep the input's dtype"),
+        (not_rounded, "as a whole number"),
         (hard_coded, "is the result hard-coded"),
-        (mutates_w, "in place"),
         (only_visible_cases, "kept hidden"),
         (lambda x, w, t, lr: perceptron_update(w, x, t, lr), "Are those the weights?"),
         (lambda x, w, t, lr: "two", "as a number"),
@@ -148,9 +168,44 @@ CATALOGUE = {
 
 
 def test_q1_stops_a_loop_that_never_ends(monkeypatch):
+    def never_ends(x, w, t, lr):
+        updates = 0
+        while predict(x, w) != t:
+            w = w - lr * (t - predict(x, w)) * x  # sign flipped: the score moves away from the target
+            updates += 1
+        return updates
     monkeypatch.setattr(checks, "TIME_LIMIT", 1)
     status, text = verdict(ex.q1, never_ends)
     assert status == "incorrect" and "still running after 1 s" in text, text
+
+
+def with_tensors(x, w, t, lr):
+    score, step = x @ w, 2 * lr * (x @ x)
+    if t > 0:
+        return 0 if score >= 0 else int(torch.ceil(-score / step))
+    return 0 if score < 0 else int(torch.floor(score / step)) + 1
+
+
+def with_floor_division(x, w, t, lr):
+    score, step = float(x @ w), 2 * lr * float(x @ x)
+    if predict(x, w) == t:
+        return 0
+    return int(-(score // step)) if t > 0 else int(score // step) + 1
+
+
+@pytest.mark.parametrize("answer", [with_tensors, with_floor_division])
+def test_q1_accepts_other_ways_of_rounding(answer):
+    assert ex.q1.check(answer).passed
+
+
+def test_q1_cases_are_ties_only_where_a_note_says_so():
+    """A seeded case whose count is nearly whole would pass or fail on float32 rounding: none is."""
+    for case in ex.q1._checker.cases:
+        x, w, t, lr = case.args
+        if "exactly 0" in case.note or case.note in ("already right", "already right, target −1"):
+            continue
+        distance = (-t * (x.double() @ w.double())).item() / (2 * lr * (x.double() @ x.double()).item())
+        assert 0.05 < distance % 1 < 0.95, (case.note, distance)
 
 
 @pytest.mark.parametrize("answer", [

@@ -217,6 +217,16 @@ def test_the_case_table_names_the_mistake(report, answer, message):
     assert result.status == "incorrect" and message in result.message, result.message
 
 
+def test_a_mistake_that_cannot_run_on_any_case_explains_nothing(report):
+    cases = [Case(torch.tensor([1.0, 2.0])), Case(torch.tensor([-3.0, 0.5, 2.0]))]
+    mistakes = [Mistake(lambda x: x @ torch.ones(5), "a mistake for inputs of length 5", "长度为 5 的输入的错误"),
+                Mistake(lambda x: 2 * x, "you doubled instead of squaring", "你把平方算成了乘二")]
+    checker = function_checker("square", lambda x: x ** 2, cases, mistakes=mistakes)
+    question = Question("q7", "square", checker, chapter="99", hint="", reference=lambda x: x ** 2)
+    result = question.check(lambda x: 2 * x)
+    assert "you doubled instead of squaring" in result.message, result.message
+
+
 def test_a_hidden_case_is_never_printed(report):
     result = _square_checker().check(lambda x: x ** 2 if x[0] != 4 else x)
     assert "4.0" not in result.message and "-1.0" not in result.message

@@ -1,10 +1,12 @@
-"""Chapter 02 (the perceptron) exercises: updates until one example is right, features that make
-XOR separable, and the batch (vectorised) perceptron update."""
+"""Chapter 02 (the perceptron) exercises: how many updates one example needs, worked out without
+running the rule; features that make XOR separable; and the batch (vectorised) perceptron update."""
 from __future__ import annotations
+
+import math
 
 import torch
 
-from utils.exercises import (Case, Mistake, Question, as_number, as_tensor, call, close, function_checker,
+from utils.exercises import (Case, Mistake, Question, Wrong, as_number, as_tensor, call, close, function_checker,
                              require, say)
 from utils.perceptron import perceptron_update, predict, train_perceptron, with_bias
 
@@ -16,114 +18,167 @@ def _seeded(seed: int, *shape) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)).round(decimals=1)
 
 
-# q1 · updates until one example is right ----------------------------------------------------
+# q1 · how many updates, worked out without running the rule ----------------------------------
 
-def _steps_to_fix(x, w, t, lr):
-    updates = 0
-    while predict(x, w) != t:
-        w = perceptron_update(w, x, t, lr)
-        updates += 1
-    return updates
-
-
-def _counts_checks(x, w, t, lr):  # counts every look at the output, the last (right) one too
-    return _steps_to_fix(x, w, t, lr) + 1
+def _updates_needed(x, w, t, lr):
+    score = (x @ w).item()
+    step = 2 * lr * (x @ x).item()  # how far one update moves the score towards t
+    if t > 0:  # a score of exactly 0 already gives +1
+        return 0 if score >= 0 else math.ceil(-score / step)
+    return 0 if score < 0 else math.floor(score / step) + 1  # −1 needs a score below 0
 
 
-def _if_not_while(x, w, t, lr):
-    return int(predict(x, w) != t)
+def _score_and_step(x, w, lr):  # as the reference computes them
+    return (x @ w).item(), 2 * lr * (x @ x).item()
+
+
+def _round_up_for_both(x, w, t, lr):  # reaching 0 counted as enough for either target
+    score, step = _score_and_step(x, w, lr)
+    return 0 if predict(x, w) == t else math.ceil(abs(score) / step)
+
+
+def _one_past_for_both(x, w, t, lr):  # crossing 0 demanded for either target
+    score, step = _score_and_step(x, w, lr)
+    return 0 if predict(x, w) == t else math.floor(abs(score) / step) + 1
+
+
+def _rounds_to_nearest(x, w, t, lr):
+    score, step = _score_and_step(x, w, lr)
+    return 0 if predict(x, w) == t else round(abs(score) / step)
+
+
+def _step_without_two(x, w, t, lr):
+    return _updates_needed(x, w, t, lr / 2)
+
+
+def _length_not_squared(x, w, t, lr):
+    return _updates_needed(x, w, t, lr * x.norm().item() / (x @ x).item())
 
 
 def _ignores_lr(x, w, t, lr):
-    return _steps_to_fix(x, w, t, 1.0)
+    return _updates_needed(x, w, t, 1.0)
 
 
-def _sign_ties(x, w, t, lr):
-    updates = 0
-    while torch.sign(x @ w) != t and updates < 100:
-        w = w + lr * (t - torch.sign(x @ w)) * x
-        updates += 1
-    return updates
-
-
-def _update_first(x, w, t, lr):  # a do-while: one update even when the output was already right
-    updates = 0
-    while updates < 100:
-        w = w + lr * 2 * t * x
-        updates += 1
-        if predict(x, w) == t:
-            return updates
-    return updates
-
-
-def _assumes_positive_target(x, w, t, lr):  # fixes negative scores only, whatever the target
-    updates = 0
-    while x @ w < 0 and updates < 100:
-        w = w + lr * 2 * x
-        updates += 1
-    return updates
+def _assumes_positive_target(x, w, t, lr):
+    return _updates_needed(x, w, 1.0, lr)
 
 
 def _whole_number(out, name):
     if torch.is_tensor(out):
         require(out.numel() == 1, f"{name} should return the number of updates, one whole number; it returned a "
-                                  f"tensor of shape {tuple(out.shape)}. Are those the weights? Count the updates "
-                                  "in a variable: updates = 0 … updates += 1",
+                                  f"tensor of shape {tuple(out.shape)}. Are those the weights? The answer is a "
+                                  "count: how many times the rule would have to be applied",
                 zh=f"{name} 应当返回更新次数，一个整数；它返回的是形状为 {tuple(out.shape)} 的张量。"
-                   "那是权重吗？用一个变量来数更新次数：updates = 0 … updates += 1")
-    return as_number(out, name, integer=True, what="the number of updates", what_zh="更新次数")
+                   "那是权重吗？答案是一个次数：更新规则需要应用多少次")
+    count = as_number(out, name, integer=True, what="the number of updates", what_zh="更新次数")
+    require(count >= 0, f"{name} returned {count}, a negative number of updates. A count is 0 or more, and 0 "
+                        "when the output is already right: look at y before you work out how far the score must go",
+            zh=f"{name} 返回了 {count}，更新次数不可能为负。次数是 0 或正数，输出已经正确时为 0："
+               "先看 y，再计算得分还要走多远")
+    return count
 
 
-def _wrong_at_start(seed: int, hidden: bool = False) -> Case:
-    """A seeded example that the starting weights get wrong, so it needs several updates."""
+#: An example that needs about 10¹² updates: only a formula answers in time. float64, so that the
+#: count is exact (float32 holds whole numbers exactly only up to 2²⁴).
+_FAR = (T([1.0, 1.0], dtype=torch.float64), T([-(2.0 ** 40 + 0.5), 0.0], dtype=torch.float64), 1.0, 0.25)
+_FAR_LIMIT = 2.0  # seconds
+
+
+def _predicts_far_ahead(fn):
+    x, w, t, lr = _FAR
+    try:
+        count = _whole_number(call(fn, x.clone(), w.clone(), t, lr, name="updates_needed", limit=_FAR_LIMIT),
+                              "updates_needed")
+    except Wrong as wrong:
+        require("still running" not in wrong.en,
+                f"updates_needed is right on the small examples, but on one that needs about 10¹² updates it was "
+                f"still running after {_FAR_LIMIT:g} s, so the check stopped it: at a million updates a second "
+                "that run would take nearly two weeks. Do not apply the rule (or simulate the score) update by update: "
+                "work the count out from how far the score has to go and how far each update moves it",
+                zh=f"updates_needed 在小例子上是对的，但在一个需要约 10¹² 次更新的样本上，{_FAR_LIMIT:g} 秒后"
+                   "它仍在运行，检查把它停了下来：按每秒一百万次更新计算，要跑将近两个星期。不要一次次地应用"
+                   "更新规则（或模拟得分的变化）：根据得分还要走多远、每次更新让它走多远，直接算出次数")
+        raise
+    require(count == _updates_needed(x, w, t, lr),
+            "updates_needed is right on the small examples, but wrong on one that needs about 10¹² updates, "
+            "given in float64. Keep the input's dtype (no .float(), and no new float32 tensor made from the score): "
+            "float32 holds whole numbers exactly only up to 2²⁴ ≈ 1.7 × 10⁷",
+            zh="updates_needed 在小例子上是对的，但在一个以 float64 给出、需要约 10¹² 次更新的样本上出错了。"
+               "请保持输入的数据类型（不要 .float()，也不要用得分新建 float32 张量）："
+               "float32 只能精确表示不超过 2²⁴ ≈ 1.7 × 10⁷ 的整数")
+    return say("Each update moves the example's score by the same 2η‖x‖², so the count is a division rounded "
+               "the right way, and the tie decides which way for each target.",
+               "每次更新都让样本的得分移动同样的 2η‖x‖²，所以次数就是一次除法再按正确的方向取整，"
+               "而得分恰好为 0 时的约定决定了每个目标值该往哪个方向取整。")
+
+
+def _wrong_at_start(seed: int, t: float, hidden: bool = False) -> Case:
+    """A seeded example that the starting weights get wrong for target t, needing several updates."""
     x, w = _seeded(seed, 4), 3 * _seeded(seed + 50, 4)
-    return Case(x, w, -predict(x, w).item(), 0.3, hidden=hidden)
+    if predict(x, w).item() == t:
+        w = -w
+    return Case(x, w, t, 0.1, hidden=hidden)
 
 
 _WORKED = Case(T([1.0, 0.0, -1.0]), T([-5.0, 0.0, 0.0]), 1.0, 1.0, note="the chapter's worked example",
                note_zh="本章的例题")
 
-q1 = Question("q1", "updates until one example is right", chapter=CHAPTER, checker=function_checker(
-    "steps_to_fix", _steps_to_fix, convert=_whole_number,
+q1 = Question("q1", "how many updates, without running the rule", chapter=CHAPTER, checker=function_checker(
+    "updates_needed", _updates_needed, convert=_whole_number,
     cases=[
         _WORKED,
-        Case(T([1.0, 2.0]), T([1.0, 1.0]), 1.0, 1.0, note="already right", note_zh="一开始就是对的"),
-        Case(T([1.0, 2.0]), T([3.0, 1.0]), -1.0, 1.0, note="a target of −1", note_zh="目标为 −1"),
         Case(T([1.0, 0.0, -1.0]), T([-5.0, 0.0, 0.0]), 1.0, 0.5, note="a smaller learning rate",
              note_zh="更小的学习率"),
-        Case(T([1.0, 1.0]), T([-4.0, 0.0]), 1.0, 1.0, note="a score that reaches exactly 0",
-             note_zh="得分恰好到达 0"),
-        *[_wrong_at_start(seed, hidden=seed == 3) for seed in range(4)],
+        Case(T([1.0, 1.0]), T([5.0, 3.0]), 1.0, 0.25, note="already right", note_zh="一开始就是对的"),
+        Case(T([1.0, 2.0]), T([1.0, -3.0]), -1.0, 0.5, note="already right, target −1",
+             note_zh="一开始就是对的，目标为 −1"),
+        Case(T([1.0, 2.0]), T([3.0, 1.0]), -1.0, 1.0, note="a target of −1", note_zh="目标为 −1"),
+        Case(T([1.0, 1.0]), T([-4.0, 0.0]), 1.0, 1.0, note="a score that climbs to exactly 0",
+             note_zh="得分恰好升到 0"),
+        Case(T([1.0, 1.0]), T([4.0, 0.0]), -1.0, 1.0, note="a score that falls to exactly 0",
+             note_zh="得分恰好降到 0"),
+        Case(T([1.0, 2.0]), T([2.0, -1.0]), -1.0, 0.5, note="a score of exactly 0 at the start, target −1",
+             note_zh="一开始得分恰好为 0，目标为 −1"),
+        _wrong_at_start(6, 1.0), _wrong_at_start(7, -1.0), _wrong_at_start(8, 1.0),
+        _wrong_at_start(10, -1.0, hidden=True),
     ],
     mistakes=[
-        Mistake(_counts_checks, "you counted one too many: count the updates only. The last look at the output, "
-                                "the one that finds y = t, changes nothing and is not an update",
-                "你多数了一次：只数更新。最后一次查看输出时发现 y = t，它什么也没改变，不算一次更新"),
-        Mistake(_if_not_while, "you update at most once: one update does not always fix an example (each moves "
-                               "its score by 2η‖x‖²). Keep applying the rule while y ≠ t (a while loop, not an if)",
-                "你最多只更新了一次：一次更新并不总能改对一个样本（每次只让得分移动 2η‖x‖²）。"
-                "只要 y ≠ t 就继续应用更新规则（用 while 循环，而不是 if）"),
-        Mistake(_ignores_lr, "the number of updates did not change with the learning rate: pass lr on to the "
-                             "update, Δw = lr·(t − y)·x",
-                "更新次数没有随学习率变化：请把 lr 传给更新，Δw = lr·(t − y)·x"),
-        Mistake(_sign_ties, "a score of exactly 0 counts as y = +1 in this chapter, but torch.sign(0) is 0, so "
-                            "your loop goes on. Use predict() from the chapter, or torch.where(score >= 0, 1, -1)",
-                "本章把得分恰好为 0 算作 y = +1，而 torch.sign(0) 是 0，所以你的循环还在继续。"
-                "请使用本章的 predict()，或 torch.where(score >= 0, 1, -1)"),
-        Mistake(_update_first, "your loop updates before it looks: an example that is already right got an "
-                               "update. Check y ≠ t before you update, not after",
-                "你的循环先更新、后检查：一开始就对的样本也被更新了。先检查 y ≠ t 再更新，而不是更新之后再检查"),
+        Mistake(_round_up_for_both,
+                "for a target of −1, a score that falls to exactly 0 is not yet right: 0 counts as +1 (chapter 01's "
+                "convention), so a −1 needs the score strictly below 0, one update more than reaching 0",
+                "目标为 −1 时，得分恰好降到 0 还不算对：0 算作 +1（第 01 章的约定），所以 −1 需要得分严格小于 0，"
+                "比恰好到达 0 多一次更新"),
+        Mistake(_one_past_for_both,
+                "for a target of +1, a score that climbs to exactly 0 is already right: 0 counts as +1 (chapter 01's "
+                "convention), so no update is needed beyond reaching 0",
+                "目标为 +1 时，得分恰好升到 0 就已经对了：0 算作 +1（第 01 章的约定），到达 0 之后不再需要更新"),
+        Mistake(_rounds_to_nearest,
+                "round() goes to the nearest whole number, which can stop one update short of the boundary. The "
+                "count is the smallest whole k that gets the score to the target's side: round up, never to nearest",
+                "round() 取最接近的整数，可能离边界还差一次更新。次数是让得分到达目标一侧的最小整数 k："
+                "要向上取整，而不是四舍五入"),
+        Mistake(_step_without_two,
+                "one update moves the score by 2η‖x‖², not η‖x‖²: on a mistake t − y is ±2, so Δw = ±2ηx",
+                "一次更新让得分移动 2η‖x‖²，而不是 η‖x‖²：出错时 t − y 是 ±2，所以 Δw = ±2ηx"),
+        Mistake(_length_not_squared,
+                "one update moves the score by 2η‖x‖², the squared length x·x (Δw·x = 2η x·x), not the length ‖x‖",
+                "一次更新让得分移动 2η‖x‖²，即长度的平方 x·x（Δw·x = 2η x·x），而不是长度 ‖x‖"),
+        Mistake(_ignores_lr, "the count did not change with the learning rate: each update moves the score by "
+                             "2η‖x‖², so η belongs in the step",
+                "次数没有随学习率变化：每次更新让得分移动 2η‖x‖²，所以步长里要有 η"),
         Mistake(_assumes_positive_target,
-                "for a target of −1 your loop stops at once: it repairs negative scores only. Compare the output "
-                "with t, and use t in the rule, Δw = η(t − y)x, instead of assuming the target is +1",
-                "目标为 −1 时你的循环立刻就停了：它只修正负的得分。请把输出与 t 比较，"
-                "并在规则中使用 t，Δw = η(t − y)x，而不要默认目标是 +1"),
+                "for a target of −1 your count is wrong: it treats every target as +1. For t = −1 the score must "
+                "fall below 0, moving down by 2η‖x‖² per update",
+                "目标为 −1 时你的次数不对：它把每个目标都当成了 +1。t = −1 时得分必须降到 0 以下，"
+                "每次更新下降 2η‖x‖²"),
     ],
-    note=("A wrong example is not fixed by one update in general: each adds 2η‖x‖² to its score.",
-          "一般来说，一次更新并不能改对一个错分的样本：每次更新只让它的得分增加 2η‖x‖²。")),
-    hint="Start a counter at 0; repeat while the output is not the target, updating w with the chapter's rule.",
-    reference=_steps_to_fix, title_zh="把一个样本改对需要几次更新",
-    hint_zh="计数器从 0 开始；只要输出不等于目标就重复，并用本章的规则更新 w。")
+    then=_predicts_far_ahead),
+    hint="After k updates the score is w·x + 2kη‖x‖² for t = +1, and w·x − 2kη‖x‖² for t = −1. For each target, "
+         "write when the output is right after k updates, and find the smallest whole k that meets it "
+         "(math.ceil and math.floor round up and down).",
+    reference=_updates_needed, title_zh="不运行规则，算出需要几次更新",
+    hint_zh="k 次更新之后，t = +1 时得分是 w·x + 2kη‖x‖²，t = −1 时是 w·x − 2kη‖x‖²。对每个目标值，"
+            "写出 k 次更新后输出正确的条件，再找出满足它的最小整数 k（math.ceil 向上取整，math.floor 向下取整）。")
 
 
 # q2 · features that make XOR separable ------------------------------------------------------
@@ -249,7 +304,8 @@ q3 = Question("q3", "the batch perceptron update", chapter=CHAPTER, checker=func
     note=("This is gradient descent on the perceptron criterion, the sum of −t·(w·x) over the misclassified "
           "examples: chapter 04 makes that idea general.",
           "这就是对感知机准则（所有错分样本上 −t·(w·x) 之和）做梯度下降：第 04 章会把这个思路推广开来。")),
-    hint="Compute every output with the same w in one call, then turn the per-example changes into one sum "
-         "with a single matrix product.",
+    hint="Write the new value of one weight first: w_j + η Σᵢ (tᵢ − yᵢ) X[i, j], with every yᵢ from the same w. "
+         "Which product of a vector and a matrix computes that sum for every j at once?",
     reference=_batch_update, title_zh="批量感知机更新",
-    hint_zh="用同一个 w 一次算出所有输出，再用一次矩阵乘法把每个样本的改变量加成一个和。")
+    hint_zh="先写出一个权重的新值：w_j + η Σᵢ (tᵢ − yᵢ) X[i, j]，其中每个 yᵢ 都来自同一个 w。"
+            "哪一个向量与矩阵的乘积能一次算出所有 j 的这个和？")
