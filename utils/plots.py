@@ -188,3 +188,46 @@ def show_images(images, labels=None, *, title: str, ncols: int = 8, cmap: str = 
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_augmentations(image, transforms, *, samples: int = 4, title: str = "One image, augmented",
+                       cmap: str = "gray_r"):
+    """A gallery: one row per transform, the original image first, then ``samples`` augmented copies.
+
+    Introduced in chapter 11. ``image`` is one image [C, H, W] (C = 1 or 3) or [H, W] with values
+    in [0, 1]; ``transforms`` maps a row's label to a callable, e.g. ``utils.augment.presets(size=32)``.
+    Pixels are drawn on the fixed scale 0–1, so changes of brightness show. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import torch
+
+    image = torch.as_tensor(image).detach().cpu().float()
+    image = image.unsqueeze(0) if image.ndim == 2 else image
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected one image [C, H, W] with 1 or 3 channels; got shape {tuple(image.shape)}")
+    if not transforms or samples < 1:
+        raise ValueError("give at least one transform and samples >= 1")
+
+    def draw(ax, picture):
+        picture = picture.detach().cpu().float()
+        if picture.shape[0] == 1:
+            ax.imshow(picture[0].numpy(), cmap=cmap, vmin=0, vmax=1)
+        else:
+            ax.imshow(picture.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set(xticks=[], yticks=[])
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+
+    size = (1.3 * (samples + 1) + 0.8, 1.35 * len(transforms) + 0.5)
+    fig, axes = plt.subplots(len(transforms), samples + 1, figsize=size, squeeze=False)
+    for row, (name, transform) in zip(axes, transforms.items()):
+        draw(row[0], image)
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
+        for ax in row[1:]:
+            draw(ax, transform(image))
+    for column, ax in enumerate(axes[0]):
+        ax.set_title("original" if column == 0 else f"sample {column}", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
