@@ -471,8 +471,9 @@ def receptive_field_explorer(image, *, kernel: int = 3, stride: int = 1, dilatio
                   label="centres of the units' patches")
         (top, bottom), (first, last) = field.patch(rows // 2), field.patch(columns // 2)
         corner = (max(first, 0) - 0.5, max(top, 0) - 0.5)
-        left.add_patch(Rectangle(corner, min(last, width - 1) + 0.5 - corner[0], min(bottom, height - 1) + 0.5 - corner[1],
-                                 facecolor=COLORS["class1"], alpha=0.3, edgecolor=COLORS["class1"], linewidth=2,
+        size_on_image = (min(last, width - 1) + 0.5 - corner[0], min(bottom, height - 1) + 0.5 - corner[1])
+        left.add_patch(Rectangle(corner, *size_on_image, facecolor=COLORS["class1"], alpha=0.3,
+                                 edgecolor=COLORS["class1"], linewidth=2,
                                  label=f"patch of unit ({rows // 2}, {columns // 2})"))
         if first < 0 or top < 0 or last >= width or bottom >= height:
             left.add_patch(Rectangle((first - 0.5, top - 0.5), field.size, field.size, fill=False, linestyle="--",
@@ -487,7 +488,8 @@ def receptive_field_explorer(image, *, kernel: int = 3, stride: int = 1, dilatio
         right.plot([box.depth.value], [field.size], "o", color=COLORS["class1"], markersize=10, label="this stack")
         right.axhline(max(height, width), color=COLORS["boundary"], linestyle=":", label="image side")
         right.set(title=f"{box.kernel.value}×{box.kernel.value} kernels, stride {box.stride.value}, "
-                        f"dilation {box.dilation.value}", xlabel="depth (layers)", ylabel="receptive field (pixels a side)")
+                        f"dilation {box.dilation.value}", xlabel="depth (layers)",
+                  ylabel="receptive field (pixels a side)")
         right.legend(loc="upper left", fontsize=8)
         fig.tight_layout()
         return fig

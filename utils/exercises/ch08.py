@@ -239,7 +239,8 @@ q3 = Question("q3", "how many layers to see the whole image", chapter=CHAPTER, c
            Case(100, 3, 3, hidden=True)],
     mistakes=[
         Mistake(_grows(lambda k, d: k * d), "each layer widens the field by d(k − 1)·jump, not by k: neighbouring "
-                                            "windows share all but one of their columns. Two 3×3 layers see 5×5, not 6×6",
+                                            "windows share all but one of their columns. Two 3×3 layers see 5×5, "
+                                            "not 6×6",
                 "每一层让感受野增加 d(k − 1)·jump，而不是 k：相邻的窗口只差一列。两层 3×3 看到的是 5×5，而不是 6×6"),
         Mistake(_grows(lambda k, d: (k - 1) * d, stride_first=True),
                 "a layer's own stride spaces the units of the NEXT layer, not its own taps: multiply the jump by "
@@ -312,20 +313,22 @@ def _macs_with(*, groups=True, output=True, channels=True, bias=0, linear=True, 
     return macs
 
 
-with torch.random.fork_rng():  # building the layers draws their weights; the learner's random numbers stay as they were
+with torch.random.fork_rng():  # building layers draws weights: leave the learner's random numbers alone
     _MAC_CASES = [
-        Case(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2, padding=1),
-                  nn.ReLU(), nn.Flatten(), nn.Linear(16 * 4 * 4, 10)), (3, 16, 16),
+        Case(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                           nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                           nn.Linear(16 * 4 * 4, 10)), (3, 16, 16),
              note="a small classifier with pooling, a stride and a linear head",
              note_zh="带池化、步幅和线性输出层的小分类器"),
         Case(nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1), nn.ReLU()), (16, 12, 12),
              note="a depthwise-separable block", note_zh="深度可分离卷积块"),
         Case(nn.Sequential(nn.Conv2d(8, 12, 3, groups=4, bias=False), nn.BatchNorm2d(12), nn.ReLU()), (8, 10, 10),
              note="a grouped convolution without bias", note_zh="无偏置的分组卷积"),
-        Case(nn.Sequential(nn.Conv2d(1, 6, 5), nn.AvgPool2d(2), nn.Tanh(), nn.Conv2d(6, 4, (3, 5), stride=(1, 2))), (1, 20, 14),
-             note="a non-square input and kernel", note_zh="非正方形的输入和卷积核"),
+        Case(nn.Sequential(nn.Conv2d(1, 6, 5), nn.AvgPool2d(2), nn.Tanh(), nn.Conv2d(6, 4, (3, 5), stride=(1, 2))),
+             (1, 20, 14), note="a non-square input and kernel", note_zh="非正方形的输入和卷积核"),
         Case(nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),
-                  nn.Conv2d(8, 6, 1), nn.AvgPool2d(3), nn.Flatten(), nn.Linear(54, 3)), (4, 18, 18), hidden=True),
+                           nn.Conv2d(8, 6, 1), nn.AvgPool2d(3), nn.Flatten(), nn.Linear(54, 3)), (4, 18, 18),
+             hidden=True),
     ]
 
 COUNTERS = Forbidden(
