@@ -271,10 +271,10 @@ q3 = Question("q3", "how many layers to see the whole image", chapter=CHAPTER, c
     note=("Plain 3×3 layers need over a hundred layers to see a 224-pixel image; strides or dilations get there "
           "in a handful, which is why real networks downsample.",
           "普通的 3×3 层需要一百多层才能看到 224 像素的图像；用步幅或空洞只需寥寥几层，这就是实际网络要下采样的原因。")),
-    hint="Start from a field of 1 pixel and a jump of 1, and add one layer at a time with the chapter's recurrence "
-         "until the field is at least the image size.",
+    hint="The chapter's recurrence gives the field (and the jump) after each layer. Add layers one at a time: at "
+         "which depth is the field first wide enough?",
     reference=_layers_to_cover, title_zh="看到整张图像需要几层",
-    hint_zh="从 1 个像素的感受野、jump 为 1 开始，用本章的递推式一次加一层，直到感受野不小于图像尺寸。")
+    hint_zh="本章的递推式给出每加一层之后的感受野（和 jump）。一次加一层：到第几层时感受野第一次足够宽？")
 
 
 # q4 · counting a network's multiply-accumulates --------------------------------------------------
