@@ -502,6 +502,7 @@ def receptive_field_explorer(image, *, kernel: int = 3, stride: int = 1, dilatio
                 f"patches are {field.jump} pixel(s) apart (the product of the strides).")
 
     box = _explorer_box(controls, make_figure, describe)
+    box.image.width = 760  # two panels side by side
     box.field = lambda: geometry(box)[0]
     box.output_size = lambda: geometry(box)[1]
     return box
