@@ -310,7 +310,9 @@ def test_q2_reference_equals_f_conv2d_and_accepts_an_unfold_answer():
         return (weight.reshape(c_out, -1) @ columns + bias[:, None]).reshape(n, c_out, h_out, w_out)
 
     assert ex.q2.check(im2col).passed
-    assert torch.nn.functional.conv2d is not None and "conv2d" not in vars(torch.Tensor)  # patches undone
+    ones = torch.ones(1, 1, 3, 3)  # the forbidden functions refuse only while an answer runs, not after
+    assert F.conv2d(ones, ones).item() == torch.conv2d(ones, ones).item() == 9
+    assert nn.Conv2d(1, 1, 3)(ones).shape == (1, 1, 1, 1)
 
 
 def test_q3_reference_matches_the_receptive_field_helper():
