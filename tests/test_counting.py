@@ -176,3 +176,85 @@ def test_resnet18_counts_the_same_on_real_weights_as_on_meta():
     stages = real.by_block(1)
     assert [(r.name, r.output_shape) for r in stages.rows if r.name.startswith("layer")] == [
         ("layer1", (64, 56, 56)), ("layer2", (128, 28, 28)), ("layer3", (256, 14, 14)), ("layer4", (512, 7, 7))]
+
+
+# Receptive fields: the recurrence against back-propagation from one output unit.
+
+def rows_seen(model, height, unit):
+    """The input rows whose value reaches output row `unit` of `model` (positive weights: no cancellation)."""
+    x = torch.ones(1, 1, height, height, dtype=torch.float64, requires_grad=True)
+    model(x)[0, :, unit].sum().backward()
+    return x.grad[0, 0].abs().sum(1).nonzero().flatten().tolist()
+
+
+def positive(*layers):
+    model = nn.Sequential(*layers).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.abs() + 0.1)
+    return model
+
+
+STACKS = {
+    "three 3x3": lambda: positive(*[nn.Conv2d(1, 1, 3) for _ in range(3)]),
+    "stride and padding": lambda: positive(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.ReLU(),
+                                           nn.Conv2d(2, 1, 5, stride=2, padding=2)),
+    "pooling between": lambda: positive(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2).eval(), nn.AvgPool2d(2),
+                                        nn.Conv2d(2, 1, 3, padding=1), nn.AvgPool2d(3, stride=2)),
+    "dilation": lambda: positive(nn.Conv2d(1, 1, 3, dilation=1), nn.Conv2d(1, 1, 3, dilation=2),
+                                 nn.Conv2d(1, 1, 3, dilation=4, padding=4)),
+    "even kernel, same": lambda: positive(nn.Conv2d(1, 1, 4, padding="same"), nn.Conv2d(1, 1, 2, padding="valid")),
+    "nested": lambda: positive(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.Tanh()),
+                               nn.Sequential(nn.Sequential(nn.Conv2d(1, 1, 3, stride=3)))),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("name", STACKS)
+def test_receptive_field_matches_back_propagation(name):
+    from utils.counting import receptive_field
+
+    model, height = STACKS[name](), 40
+    field = receptive_field(model)
+    units = model(torch.zeros(1, 1, height, height, dtype=torch.float64)).shape[2]
+    inside = 0
+    for unit in range(units):
+        first, last = field.patch(unit)
+        seen = rows_seen(model, height, unit)
+        if 0 <= first and last < height:  # the whole patch on the image: every row in it is seen
+            assert seen == list(range(first, last + 1)), unit
+            inside += 1
+        else:  # partly in some layer's padding: what is seen lies in the part on the image
+            assert seen and first <= seen[0] and seen[-1] <= last, unit
+    assert inside >= 2
+
+
+def test_a_dilated_stack_can_leave_holes_in_its_receptive_field():
+    from utils.counting import receptive_field
+
+    model = positive(nn.Conv2d(1, 1, 3, dilation=2), nn.Conv2d(1, 1, 3, dilation=2))
+    assert receptive_field(model).patch(0) == (0, 8)
+    assert rows_seen(model, 20, 0) == [0, 2, 4, 6, 8]  # the span is 9 rows, every other one seen
+
+
+def test_receptive_field_reads_the_axis_and_a_list_of_layers():
+    from utils.counting import ReceptiveField, receptive_field
+
+    layers = [nn.Conv2d(1, 1, (3, 5), stride=(1, 2), padding=(1, 0)), nn.MaxPool2d((2, 3), dilation=(1, 2))]
+    assert receptive_field(layers) == ReceptiveField(size=4, jump=2, start=-1)
+    assert receptive_field(layers, axis=1) == ReceptiveField(size=5 + 2 * 2 * 2, jump=6, start=0)
+    assert receptive_field([]) == ReceptiveField(1, 1, 0)
+    assert ReceptiveField(7, 4, -3).patch(2) == (5, 11)
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([nn.Conv2d(1, 1, 3), nn.Flatten(), nn.Linear(4, 2)], r"after layer 1 \(Flatten\) every output depends on"),
+    (nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(1)), r"layer 1 \(AdaptiveAvgPool2d\)"),
+    ([nn.Upsample(scale_factor=2)], r"does not know how layer 0 \(Upsample\) moves pixels"),
+    (torchvision.models.resnet18(weights=None).layer1, r"layer1.0|0 \(BasicBlock\) has its own forward\(\)"),
+])
+def test_receptive_field_refuses_what_it_cannot_follow(layers, message):
+    from utils.counting import receptive_field
+
+    with pytest.raises(ValueError, match=message):
+        receptive_field(layers)

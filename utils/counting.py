@@ -1,6 +1,7 @@
-"""How big and how costly a network is: parameters and multiply-accumulates, layer by layer.
+"""How big and how costly a network is: parameters and multiply-accumulates, layer by layer,
+and how far one unit of a stack of convolutions sees (its receptive field).
 
-Introduced in chapter 08 (convolution), which derives the two formulas by hand; used again in
+Introduced in chapter 08 (convolution), which derives the formulas by hand; used again in
 chapters 09 (classic CNNs: VGG-16's block-by-block shapes) and 10 (residual nets).
 
 ``count(model, input_shape)`` runs the model once on a dummy batch of one example and records,
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-__all__ = ["LayerCount", "Summary", "count"]
+__all__ = ["LayerCount", "ReceptiveField", "Summary", "count", "receptive_field"]
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,94 @@ def count(model: nn.Module, input_shape) -> Summary:
             hook.remove()
     kinds = {name: type(module).__name__ for name, module in model.named_modules()}
     return Summary(rows, shape, sum(p.numel() for p in model.parameters()), kinds)
+
+
+# ------------------------------------------------------------------------------ receptive field
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """What one output unit of a chain of layers sees, along one axis of the input (chapter 08).
+
+    ``size``: how many input pixels one unit's patch spans; ``jump``: how many input pixels apart
+    two neighbouring output units' patches are (the product of the strides); ``start``: the input
+    index of the first pixel of output unit 0's patch, negative where the patch begins in the
+    padding. Output unit ``i`` sees input pixels within ``start + i·jump`` to ``start + i·jump + size − 1``:
+    all of them when the patch lies on the image and the stack has no dilation; near a border only
+    part of the span is on the image, and dilations such as 2 then 2 skip pixels inside it.
+    """
+
+    size: int
+    jump: int
+    start: int
+
+    def patch(self, index: int) -> tuple[int, int]:
+        """The first and last input index (inclusive) that output unit ``index`` sees."""
+        first = self.start + index * self.jump
+        return first, first + self.size - 1
+
+
+#: Layers that map each position to the same position: they leave the receptive field as it is.
+_POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+              nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Identity,
+              nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+              nn.modules.batchnorm._BatchNorm, nn.LocalResponseNorm)
+#: Layers after which every output value depends on the whole input.
+_GLOBAL = (nn.Linear, nn.Flatten, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+           nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+_WINDOWED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
+             nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+
+
+def _chain(layers, path=""):
+    """The leaf layers of ``layers`` in the order a plain chain applies them, with their names."""
+    if isinstance(layers, nn.Sequential):
+        for name, child in layers.named_children():
+            yield from _chain(child, f"{path}.{name}" if path else name)
+    elif isinstance(layers, nn.Module):
+        if next(layers.children(), None) is not None:
+            raise ValueError(
+                f"receptive_field() follows a plain chain of layers, and {path or 'the model'} "
+                f"({type(layers).__name__}) has its own forward(): the order of its layers, and any branch "
+                "such as a residual shortcut, cannot be read from it. Pass the chain itself, an nn.Sequential "
+                "or a list of layers (e.g. model.features), or work the formula out by hand")
+        yield path or type(layers).__name__, layers
+    else:
+        for number, layer in enumerate(layers):
+            yield from _chain(layer, f"{path}.{number}" if path else str(number))
+
+
+def _along(value, axis: int) -> int:
+    return value[axis] if isinstance(value, (tuple, list)) else value
+
+
+def receptive_field(layers, *, axis: int = 0) -> ReceptiveField:
+    """The receptive field of one output unit of a chain of layers, along ``axis`` (0 = height).
+
+    ``layers`` is an ``nn.Sequential`` (nested ones are followed) or a list of layers, applied in
+    order. Convolutions and max or average pooling widen the field by (k − 1)·d·jump and multiply
+    the jump by their stride; activations, batch norm and dropout leave it as it is. A layer after
+    which every output depends on the whole input (Linear, Flatten, adaptive pooling), a module
+    with its own ``forward()`` (a residual block) and an unknown layer are errors that say so.
+    Introduced in chapter 08, which derives the recurrence and checks it by back-propagation.
+    """
+    size, jump, start = 1, 1, 0
+    for name, layer in _chain(layers):
+        if isinstance(layer, _WINDOWED):
+            kernel, stride = _along(layer.kernel_size, axis), _along(layer.stride, axis)
+            dilation = _along(getattr(layer, "dilation", 1), axis)
+            padding = layer.padding
+            if padding == "valid":
+                padding = 0
+            elif padding == "same":  # PyTorch puts the smaller half first
+                padding = dilation * (kernel - 1) // 2
+            start -= _along(padding, axis) * jump
+            size += (kernel - 1) * dilation * jump
+            jump *= stride
+        elif isinstance(layer, _GLOBAL):
+            raise ValueError(f"after layer {name} ({type(layer).__name__}) every output depends on the whole "
+                             "input, so its receptive field is the whole image: pass only the layers before it")
+        elif not isinstance(layer, _POINTWISE):
+            raise ValueError(f"receptive_field() does not know how layer {name} ({type(layer).__name__}) moves "
+                             "pixels. It knows convolutions, max and average pooling, and the pointwise layers "
+                             "(activations, batch norm, dropout); leave the others out or work them out by hand")
+    return ReceptiveField(size, jump, start)

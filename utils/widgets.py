@@ -396,3 +396,113 @@ def perceptron_stepper(X, t, w0, lr: float = 1.0, *, limits=None, xlabel: str = 
     reset()
     box.children = [widgets.HBox([box.step_button, box.reset_button]), box.text, box.image]
     return box
+
+
+def _stack_geometry(kernel: int, stride: int, dilation: int, depth: int, shape):
+    """The explorer's stack: ``depth`` convolutions with zero padding d(k − 1)/2 on each side.
+
+    Returns (receptive field, output size per axis); the size follows the output-size formula.
+    """
+    from torch import nn
+
+    from utils.counting import receptive_field
+
+    padding = dilation * (kernel - 1) // 2
+    layers = [nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation) for _ in range(depth)]
+    sizes = []
+    for size in shape:
+        for _ in range(depth):
+            size = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+        sizes.append(size)
+    return receptive_field(layers), tuple(sizes)
+
+
+def receptive_field_explorer(image, *, kernel: int = 3, stride: int = 1, dilation: int = 1, depth: int = 3):
+    """Sliders for a stack of convolutions; the patch one output unit sees, drawn on the image.
+
+    Built for chapter 08 (convolution). The stack is ``depth`` identical layers with a
+    ``kernel``×``kernel`` kernel, ``stride``, ``dilation`` and zero padding d(k − 1)/2 on each side;
+    its receptive field comes from ``utils.counting.receptive_field``. The left panel draws the
+    patch of the output unit at the centre (a square; dashed where it runs into the padding) and
+    dots at the centres of all output units' patches; the right one draws the field's size against
+    depth for the current kernel, stride and dilation. ``image`` is a grey (H, W) or colour
+    (H, W, 3) array, as ``skimage.data`` gives. Parts for code: ``.kernel``, ``.stride``,
+    ``.dilation``, ``.depth`` (sliders), ``.text``, ``.image``, ``.field()`` (a ``ReceptiveField``)
+    and ``.output_size()`` (units along height and width); ``.draw()`` draws the current view.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    from utils.plots import COLORS
+
+    picture = np.asarray(image)
+    if picture.ndim not in (2, 3) or (picture.ndim == 3 and picture.shape[2] not in (3, 4)):
+        raise ValueError(f"image must be a grey (H, W) or colour (H, W, 3) array, as skimage.data gives; "
+                         f"got shape {picture.shape}. A C×H×W tensor t is shown with t.permute(1, 2, 0)")
+    for name, value, low, high in (("kernel", kernel, 1, 9), ("stride", stride, 1, 3),
+                                   ("dilation", dilation, 1, 4), ("depth", depth, 1, 8)):
+        if not low <= value <= high or (name == "kernel" and value % 2 == 0):
+            raise ValueError(f"{name}={value} is outside the explorer's range: {name} runs from {low} to {high}"
+                             + (" in odd numbers, so that a patch has a centre" if name == "kernel" else ""))
+    height, width = picture.shape[:2]
+
+    def slider(value, low, high, name, step=1):
+        return widgets.IntSlider(value=value, min=low, max=high, step=step, description=name,
+                                 continuous_update=False)
+
+    controls = {"kernel": slider(kernel, 1, 9, "kernel", step=2), "stride": slider(stride, 1, 3, "stride"),
+                "dilation": slider(dilation, 1, 4, "dilation"), "depth": slider(depth, 1, 8, "depth")}
+
+    def geometry(box, depth=None):
+        return _stack_geometry(box.kernel.value, box.stride.value, box.dilation.value,
+                               box.depth.value if depth is None else depth, (height, width))
+
+    def make_figure(box):
+        field, (rows, columns) = geometry(box)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), gridspec_kw={"width_ratios": [1.1, 1]})
+        left.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+        centres = [np.array([field.start + i * field.jump for i in range(n)]) + (field.size - 1) / 2
+                   for n in (rows, columns)]
+        step = max(1, max(rows, columns) // 24)  # at most about 24 dots a side
+        grid_y, grid_x = np.meshgrid(centres[0][::step], centres[1][::step], indexing="ij")
+        left.plot(grid_x.ravel(), grid_y.ravel(), ".", color=COLORS["val"], markersize=3,
+                  label="centres of the units' patches")
+        (top, bottom), (first, last) = field.patch(rows // 2), field.patch(columns // 2)
+        corner = (max(first, 0) - 0.5, max(top, 0) - 0.5)
+        size_on_image = (min(last, width - 1) + 0.5 - corner[0], min(bottom, height - 1) + 0.5 - corner[1])
+        left.add_patch(Rectangle(corner, *size_on_image, facecolor=COLORS["class1"], alpha=0.3,
+                                 edgecolor=COLORS["class1"], linewidth=2,
+                                 label=f"patch of unit ({rows // 2}, {columns // 2})"))
+        if first < 0 or top < 0 or last >= width or bottom >= height:
+            left.add_patch(Rectangle((first - 0.5, top - 0.5), field.size, field.size, fill=False, linestyle="--",
+                                     edgecolor=COLORS["class1"], linewidth=1.5, label="its span into the padding"))
+        left.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5), xlabel="pixel column", ylabel="pixel row",
+                 title=f"{box.depth.value} layer(s): one unit sees {field.size}×{field.size} pixels")
+        left.grid(False)
+        left.legend(loc="lower left", fontsize=8)
+        depths = np.arange(1, 9)
+        sizes = [geometry(box, d)[0].size for d in depths]
+        right.plot(depths, sizes, "o-", color=COLORS["train"], label="receptive field")
+        right.plot([box.depth.value], [field.size], "o", color=COLORS["class1"], markersize=10, label="this stack")
+        right.axhline(max(height, width), color=COLORS["boundary"], linestyle=":", label="image side")
+        right.set(title=f"{box.kernel.value}×{box.kernel.value} kernels, stride {box.stride.value}, "
+                        f"dilation {box.dilation.value}", xlabel="depth (layers)",
+                  ylabel="receptive field (pixels a side)")
+        right.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        return fig
+
+    def describe(box):
+        field, (rows, columns) = geometry(box)
+        whole = " That is more than the whole image." if field.size >= max(height, width) else ""
+        return (f"After {box.depth.value} layer(s) one output unit sees a <b>{field.size}×{field.size}</b> patch of "
+                f"the {height}×{width} image.{whole} The output has {rows}×{columns} units; neighbouring units' "
+                f"patches are {field.jump} pixel(s) apart (the product of the strides).")
+
+    box = _explorer_box(controls, make_figure, describe)
+    box.image.width = 760  # two panels side by side
+    box.field = lambda: geometry(box)[0]
+    box.output_size = lambda: geometry(box)[1]
+    return box
