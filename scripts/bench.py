@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args()
     os.environ["COURSE_PROFILE"] = "quick"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as setup() and the tests do (utils/env.py says why)
     os.environ["COURSE_CHECKS"] = "report"
     os.environ.pop("COURSE_TESTING", None)
     notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

@@ -11,12 +11,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+# Idle OpenMP threads sleep instead of spinning. Spinning is a little faster on an idle machine, but a
+# kernel that shares its cores (Colab's two vCPUs, a busy lab machine, the tests' parallel workers)
+# crawls: on this course's 2-core test machine under load, chapter 07, a notebook of well under a
+# minute, took 751 s with spinning threads. It must be set before torch starts its thread pool, so it sits here, before
+# the import; OMP_WAIT_POLICY set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from utils.cpus import usable_cores
-from utils.plots import apply_style
-from utils.versions import PYTHON_MINIMUM, check_versions
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from utils.cpus import usable_cores  # noqa: E402
+from utils.plots import apply_style  # noqa: E402
+from utils.versions import PYTHON_MINIMUM, check_versions  # noqa: E402
 
 PROFILES = ("quick", "full")
 PROFILE_VARIABLE = "COURSE_PROFILE"
