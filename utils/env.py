@@ -14,8 +14,8 @@ from pathlib import Path
 # Idle OpenMP threads sleep instead of spinning. Spinning is a little faster on an idle machine, but a
 # kernel that shares its cores (Colab's two vCPUs, a busy lab machine, the tests' parallel workers)
 # crawls: on this course's 2-core test machine under load, chapter 07, a notebook of well under a
-# minute, took 751 s with spinning threads. It must be set before torch starts its thread pool, so it sits here, before
-# the import; OMP_WAIT_POLICY set by the user wins.
+# minute, took 751 s with spinning threads. It must be set before torch starts its thread pool, so it
+# sits here, before the import; OMP_WAIT_POLICY set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
