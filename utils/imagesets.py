@@ -167,8 +167,9 @@ def folder_samples(folder, classes: Sequence[str] | None = None) -> tuple[list[t
     folder = Path(folder)
     if not folder.is_dir():
         raise BadDataFolder(f"{folder} is not a folder: expected one sub-folder of images per class.")
-    found = [entry.name for entry in _visible(folder) if entry.is_dir()]
-    stray = [entry for entry in _visible(folder) if not entry.is_dir()]
+    entries = _visible(folder)
+    found = [entry.name for entry in entries if entry.is_dir()]
+    stray = [entry for entry in entries if not entry.is_dir()]
     if stray:
         raise BadDataFolder(f"{stray[0]} is a file among the class folders of {folder}: every image "
                             "belongs in the sub-folder of its class. Move or delete it.")
@@ -382,12 +383,11 @@ def food11_loaders(batch_size: int = 64, *, size: int = 128, augment: Callable |
     """
     listing = food11_samples(root)
 
-    def part(name: str, augmenting: bool):
-        if name not in listing:
-            return None
+    def part(name: str, augmenting: bool = False):
         return ImageFiles(listing[name], FOOD11_CLASSES, size=size, augment=augment if augmenting else None,
-                          transform=transform)
+                          transform=transform) if name in listing else None
 
-    loaders = make_loaders(Splits(part("training", True), part("validation", False),
-                                  part("evaluation", False) or []), batch_size, device=device, seed=seed)
-    return loaders if "evaluation" in listing else loaders._replace(test=None)
+    train, val, test = part("training", augmenting=True), part("validation"), part("evaluation")
+    loaders = make_loaders(Splits(train, val, test if test is not None else val), batch_size, device=device,
+                           seed=seed)
+    return loaders if test is not None else loaders._replace(test=None)

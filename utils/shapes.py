@@ -2,8 +2,9 @@
 
 Introduced in chapter 08 (convolution); the quick profile's colour images in chapters 08–15.
 Ten classes of shapes (circle, square, triangle, …), each drawn at a random position, scale,
-stretch, rotation and colour, shaded, on a background cut from the photos that scikit-image,
-scikit-learn and matplotlib ship, with small distractors (dots and strokes) and pixel noise.
+stretch, rotation and colour (always brighter or darker than what lies under it), shaded, on a
+softened background cut from the photos that scikit-image, scikit-learn and matplotlib ship,
+with small distractors (dots and strokes) and pixel noise.
 Nothing is downloaded, and the same seed gives the same images.
 
 The set is written once, in ImageFolder layout (``root/train/<class>/0000.png``, ``val/``,
@@ -41,6 +42,12 @@ SHAPES_CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "cres
 VERSION = 1  # bump when the images change, so that folders written by an older version are rebuilt
 SPLITS = ("train", "val", "test")
 SUPERSAMPLE = 4  # shapes are drawn 4× larger and averaged down: smooth, anti-aliased edges
+# How hard the images are (tuned so that a plain CNN over-fits, and a ResNet and augmentation help):
+RADIUS = (0.24, 0.42)  # the shape's radius, as a fraction of the image's side
+BACKGROUND_CONTRAST = (0.3, 0.8)  # the photo patch's contrast is scaled by a factor in this range
+SHAPE_CONTRAST = 0.25  # the least difference in brightness between the shape and the background under it
+DISTRACTORS = 3  # at most this many dots and strokes
+NOISE = 0.02  # the standard deviation of the pixel noise
 
 
 def _regular(corners: int, inner: float | None = None) -> np.ndarray:
@@ -114,6 +121,23 @@ def _colour(rng: np.random.Generator, saturation: tuple, value: tuple) -> np.nda
                     dtype=np.float32)
 
 
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # how bright each channel looks
+
+
+def _contrasting(rng: np.random.Generator, under: float) -> np.ndarray:
+    """A random colour whose brightness differs by at least SHAPE_CONTRAST from ``under``."""
+    darker, lighter = max(0.0, under - SHAPE_CONTRAST - 0.05), max(0.0, 0.95 - under - SHAPE_CONTRAST)
+    if rng.uniform() * (darker + lighter) < darker:
+        brightness = rng.uniform(0.05, under - SHAPE_CONTRAST)
+    else:
+        brightness = rng.uniform(under + SHAPE_CONTRAST, 1.0)
+    hue = _colour(rng, saturation=(0.3, 1.0), value=(1.0, 1.0))
+    luma = float(hue @ LUMA)
+    if brightness <= luma:
+        return hue * (brightness / luma)
+    return hue + (brightness - luma) / (1 - luma) * (1 - hue)  # brighter than the pure hue: towards white
+
+
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A square patch of a random photo, scaled to size × size, with its colours re-balanced."""
     from PIL import Image
@@ -123,7 +147,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     side = rng.uniform(0.15, 0.6) * min(photo.size)
     left, top = rng.uniform(0, photo.size[0] - side), rng.uniform(0, photo.size[1] - side)
     patch = photo.resize((size, size), Image.BILINEAR, box=(left, top, left + side, top + side))
-    return np.asarray(patch, dtype=np.float32) / 255 * rng.uniform(0.6, 1.3, size=3).astype(np.float32)
+    patch = np.asarray(patch, dtype=np.float32) / 255 * rng.uniform(0.6, 1.3, size=3).astype(np.float32)
+    mean = patch.mean((0, 1))
+    return np.clip(mean + rng.uniform(*BACKGROUND_CONTRAST) * (patch - mean), 0, 1)
 
 
 def _coverage(polygons, size: int) -> np.ndarray:
@@ -139,7 +165,7 @@ def _coverage(polygons, size: int) -> np.ndarray:
 
 def _shape(rng: np.random.Generator, name: str, size: int):
     """(coverage, centre, radius) of one randomly placed, scaled, stretched and rotated shape."""
-    radius = rng.uniform(0.24, 0.42) * size
+    radius = rng.uniform(*RADIUS) * size
     centre = rng.uniform(0.8 * radius, size - 0.8 * radius, size=2)
     stretch = radius * rng.uniform(0.85, 1.15, size=2)
     angle = rng.uniform(0, 2 * np.pi)
@@ -167,12 +193,13 @@ def _render(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
     slope, direction = rng.uniform(-0.3, 0.3), rng.uniform(0, 2 * np.pi)
     shading = 1 + slope * ((cols - centre[0]) * math.cos(direction) + (rows - centre[1]) * math.sin(direction)) / radius
-    colour = _colour(rng, saturation=(0.35, 1.0), value=(0.45, 1.0))
+    under = float((image @ LUMA * coverage[..., 0]).sum() / max(coverage.sum(), 1e-6))
+    colour = _contrasting(rng, under)
     image = image * (1 - coverage) + colour * shading[..., None] * coverage
-    for _ in range(rng.integers(0, 4)):
+    for _ in range(rng.integers(0, DISTRACTORS + 1)):
         spot = _distractor(rng, size)
         image = image * (1 - spot) + _colour(rng, saturation=(0.2, 1.0), value=(0.3, 1.0)) * spot
-    image += rng.normal(0, 0.02, image.shape).astype(np.float32)
+    image += rng.normal(0, NOISE, image.shape).astype(np.float32)
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -253,21 +280,24 @@ def _write(folder: Path, settings: dict) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
-def _alive(pid: int) -> bool:
+def _abandoned(folder: Path) -> bool:
+    """True if the process that was writing ``folder`` (its pid is in the name) is gone."""
+    pid = folder.name.rsplit("-", 2)[-2]
+    if os.name != "posix" or not pid.isdigit():  # Windows' os.kill(pid, 0) would stop that process
+        return time.time() - folder.stat().st_mtime > 3600
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
-        return False
-    except OSError:  # it exists but belongs to someone else (or this system cannot tell): leave it
         return True
-    return True
+    except OSError:  # it exists, but belongs to someone else
+        return False
+    return False
 
 
 def _remove_abandoned(root: Path) -> None:
     """Delete half-written folders that killed runs left next to ``root``."""
     for leftover in root.parent.glob(f".{root.name}.*-*-*"):
-        pid = leftover.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if _abandoned(leftover):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
