@@ -14,7 +14,9 @@ Everything runs in a temporary data folder unless $COURSE_DATA is set.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,7 +27,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("COURSE_DATA", tempfile.mkdtemp(prefix="shapes-bench-"))
+if "COURSE_DATA" not in os.environ:  # a temporary data folder, deleted at the end
+    os.environ["COURSE_DATA"] = tempfile.mkdtemp(prefix="shapes-bench-")
+    atexit.register(shutil.rmtree, os.environ["COURSE_DATA"], ignore_errors=True)
 from utils.env import configure_threads, seed_everything  # noqa: E402
 from utils.shapes import make_shapes, shapes_loaders  # noqa: E402
 
@@ -137,7 +141,7 @@ def read(args) -> None:
                 pass
             walls.append(time.perf_counter() - started)
             cpus.append(time.process_time() - cpu_started)
-        print(f"reading train + val (4,000 images of {args.size}×{args.size}) once, "
+        print(f"reading train + val ({len(loaders.train.dataset) + len(loaders.val.dataset):,} images of {args.size}×{args.size}) once, "
               f"{'in memory' if in_memory else 'from disk'}: median {statistics.median(walls):.3f} s wall "
               f"(min {min(walls):.3f}, max {max(walls):.3f}), {statistics.median(cpus):.3f} s CPU, {args.repeats} runs")
 
