@@ -154,6 +154,19 @@ def test_files_on_disk_load_without_the_network(tmp_path, no_internet, cls, load
     assert images.shape == (50, 1, 28, 28)
 
 
+def test_mnist_padded_to_32_for_lenet(tmp_path, no_internet):
+    write_idx(tmp_path / "MNIST" / "raw")
+    plain = mnist_loaders(root=tmp_path, val_size=10, image=True, device="cpu")
+    padded = mnist_loaders(root=tmp_path, val_size=10, pad_to_32=True, device="cpu")
+    for part, padded_part in zip(plain, padded):
+        X, X32 = part.dataset.tensors[0], padded_part.dataset.tensors[0]
+        assert X32.shape == (len(X), 1, 32, 32)
+        assert torch.equal(X32[:, :, 2:30, 2:30], X)  # the digit, unchanged, in the middle
+        border = X32.clone()
+        border[:, :, 2:30, 2:30] = 0
+        assert not border.any()  # and a blank border all round
+
+
 def _assert_helpful(message, root):
     assert "could not be downloaded" in message
     assert str(root) in message  # where the files should go

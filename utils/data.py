@@ -239,11 +239,13 @@ def _torchvision_tensors(cls, name: str, root, timeout: float):
     return train.data, train.targets.long(), test.data, test.targets.long()
 
 
-def _mnist_like(cls, name, batch_size, image, seed, device, root, val_size, timeout) -> Loaders:
+def _mnist_like(cls, name, batch_size, image, seed, device, root, val_size, timeout, pad_to_32=False) -> Loaders:
     train_X, train_y, test_X, test_y = _torchvision_tensors(cls, name, root, timeout)
-    shape = (-1, 1, 28, 28) if image else (-1, 28 * 28)
+    shape = (-1, 1, 28, 28) if image or pad_to_32 else (-1, 28 * 28)
     train_X = train_X.reshape(shape).float() / 255.0
     test_X = test_X.reshape(shape).float() / 255.0
+    if pad_to_32:  # a 2-pixel blank border all round, as LeNet-5's 32×32 input had
+        train_X, test_X = (torch.nn.functional.pad(X, (2, 2, 2, 2)) for X in (train_X, test_X))
     train_part, val_part = (i.sort().values for i in _split_off(torch.arange(len(train_y)), train_y,
                                                                 val_size, seed))
     splits = Splits(TensorDataset(train_X[train_part], train_y[train_part]),
@@ -270,12 +272,13 @@ def fashion_mnist_loaders(batch_size: int = 128, *, image: bool = False, seed: i
                        val_size, timeout)
 
 
-def mnist_loaders(batch_size: int = 128, *, image: bool = False, seed: int = 0, device=None,
-                  root=None, val_size: int = 10_000, timeout: float = 10.0) -> Loaders:
+def mnist_loaders(batch_size: int = 128, *, image: bool = False, pad_to_32: bool = False, seed: int = 0,
+                  device=None, root=None, val_size: int = 10_000, timeout: float = 10.0) -> Loaders:
     """MNIST handwritten digits (70 000 28×28 images), exactly as ``fashion_mnist_loaders``.
 
-    Introduced in chapter 05.
+    ``pad_to_32=True`` gives [N, 1, 32, 32] images, the 28×28 digit in a blank 2-pixel border:
+    the input LeNet-5 was built for (chapter 09). Introduced in chapter 05.
     """
     from torchvision.datasets import MNIST
 
-    return _mnist_like(MNIST, "MNIST", batch_size, image, seed, device, root, val_size, timeout)
+    return _mnist_like(MNIST, "MNIST", batch_size, image, seed, device, root, val_size, timeout, pad_to_32)
