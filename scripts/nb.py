@@ -20,6 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.notebook_shape import SETUP_CELL  # noqa: E402
+from utils.release import answer_metadata, check_metadata, exercise_cells  # noqa: E402
 
 CHAPTERS = ROOT / "chapters"
 SOURCES = ROOT / ".nbsrc"
@@ -50,10 +51,11 @@ def _save(notebook, target: Path) -> None:
         if cell.metadata.get("tags"):
             new.metadata["tags"] = list(cell.metadata["tags"])
         fresh.cells.append(new)
-    answers = [cell for cell in fresh.cells if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source]
-    for number, cell in enumerate(answers, 1):  # nbgrader's solution-cell metadata, so its tools accept them
-        cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"answer-{number}", "locked": False,
-                                     "schema_version": 3, "solution": True, "task": False}
+    # nbgrader's metadata: answers are solution cells, checks locked autograded test cells (1 point each)
+    for question, exercise in exercise_cells(fresh.cells).items():
+        if exercise.answer is not None:
+            fresh.cells[exercise.answer].metadata["nbgrader"] = answer_metadata(question)
+        fresh.cells[exercise.check].metadata["nbgrader"] = check_metadata(question)
     for index, cell in enumerate(fresh.cells):
         cell.id = f"{target.stem[:2]}-{index:03d}"
     nbformat.write(fresh, target)
