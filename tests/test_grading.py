@@ -392,3 +392,11 @@ def test_a_verdict_is_published_only_by_a_check_the_guard_opened(monkeypatch, ca
                {"output_type": "stream", "name": "stdout", "text": "✓ q3"},
                {"output_type": "display_data", "data": {"text/plain": "x"}}]
     assert verdicts.records(outputs) == published
+
+
+def test_the_command_line_says_what_is_wrong_with_its_folder(tmp_path, capsys):
+    assert grading.main([str(tmp_path)]) == 1
+    assert f"no .ipynb files below {tmp_path}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        grading.main([str(tmp_path / "missing")])
+    assert "missing is not a folder" in capsys.readouterr().err

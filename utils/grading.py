@@ -70,7 +70,7 @@ class Release:
     """What grading one chapter needs, prepared once, in this process, before any student code runs."""
 
     chapter: str
-    notebook: object
+    notebook: nbformat.NotebookNode
     exercises: dict[str, Exercise]
     sources: dict[str, str]  # module name -> source text, for the guard's fresh copies
     expected: dict[str, str]  # label -> fingerprint of the pristine object
@@ -108,12 +108,14 @@ def _solution(question: Question) -> str:
 
 
 def prepare(chapter: str) -> Release | None:
-    """The release of chapter ``chapter`` and the grader's pristine copy of its checkers; None if there is none."""
+    """The release of chapter ``chapter`` and the grader's pristine copy of its checkers; None without exercises."""
     paths = sorted((ROOT / "chapters").glob(f"{chapter}_*.ipynb"))
     if not paths:
         return None
     notebook = student_notebook(nbformat.read(paths[0], as_version=4))
     exercises = exercise_cells(notebook.cells)
+    if not exercises:
+        return None
     module = importlib.import_module(f"utils.exercises.ch{chapter}")
     alias = next((exercise.alias for exercise in exercises.values()), "ex")
     names = (*FRESH, module.__name__)
@@ -206,7 +208,7 @@ def grade_notebook(path: Path, *, timeout: float = 300, name: str | None = None,
     if chapter not in releases:
         releases[chapter] = prepare(chapter)
     release = releases[chapter]
-    if release is None or not release.exercises:
+    if release is None:
         return [Grade(name, chapter, "", False, f"chapter {chapter} has no exercises in this course (chapters/{chapter}_*.ipynb)")]
     try:
         submission = nbformat.read(path, as_version=4)

@@ -16,6 +16,8 @@ import copy
 import re
 from dataclasses import dataclass, field
 
+import nbformat
+
 from utils.release import Exercise
 
 DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
@@ -25,7 +27,7 @@ DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
 class Composed:
     """The notebook to run, and what putting it together found."""
 
-    notebook: object
+    notebook: nbformat.NotebookNode
     answers: dict[str, str | None]  # question -> the student's answer source; None when no answer cell was found
     review: dict[str, list[str]] = field(default_factory=dict)  # question -> why its cells need a look
     cells_not_run: int = 0  # the student's code cells that are neither an answer nor one of the release's
