@@ -25,6 +25,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from scripts.notebook_format import SETUP_CELL, chapter_source, is_setup_marker  # noqa: E402
+from utils.release import answer_metadata, check_metadata, exercise_cells  # noqa: E402
 
 CHAPTERS = ROOT / "chapters"
 SOURCES = ROOT / ".nbsrc"
@@ -63,10 +64,11 @@ def _save(notebook, target: Path) -> None:
         if cell.metadata.get("tags"):
             new.metadata["tags"] = list(cell.metadata["tags"])
         fresh.cells.append(new)
-    answers = [cell for cell in fresh.cells if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source]
-    for number, cell in enumerate(answers, 1):  # nbgrader's solution-cell metadata, so its tools accept them
-        cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"answer-{number}", "locked": False,
-                                     "schema_version": 3, "solution": True, "task": False}
+    # nbgrader's metadata: answers are solution cells, checks locked autograded test cells (1 point each)
+    for question, exercise in exercise_cells(fresh.cells).items():
+        if exercise.answer is not None:
+            fresh.cells[exercise.answer].metadata["nbgrader"] = answer_metadata(question)
+        fresh.cells[exercise.check].metadata["nbgrader"] = check_metadata(question)
     previous = nbformat.read(target, as_version=4).cells if target.exists() else []
     for cell, cell_id in zip(fresh.cells, carry_ids(fresh.cells, previous, prefix=target.stem[:2])):
         cell.id = cell_id

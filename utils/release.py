@@ -9,16 +9,20 @@ marker's indentation, exactly as nbgrader's ClearSolutions writes it. Because ev
 course is the body of a function, the student notebook still runs top to bottom and each
 ``check()`` says "not attempted yet" until the function is written. Outputs are cleared, cells
 tagged ``instructor-only`` are dropped, and utils/, the README and the install files are copied so
-the folder works on its own. ``--repo`` points the Colab badges and the setup cell at the
+the folder works on its own. nbgrader's cell metadata stays: each answer cell is a solution cell
+(``answer-qN``), each check cell a locked, autograded test cell worth one point (``check-qN``),
+which JupyterLab will not let the learner edit or delete. ``--repo`` points the Colab badges and the setup cell at the
 repository the student copy is published in. A notebook whose markers are unbalanced or nested
 is refused with the cell it is in.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -33,6 +37,78 @@ COPIED = ["README.md", "pyproject.toml", "constraints.txt", "Makefile", "environ
 
 class MarkerError(ValueError):
     """Solution markers that cannot be released safely: unbalanced or nested."""
+
+
+class ExerciseError(ValueError):
+    """Answer and check cells that do not pair up: an answer with no check after it, a question checked twice."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """Where one question lives in a notebook: its answer cell (if any) and its check cell, by index."""
+
+    question: str
+    alias: str  # the name the chapter's exercise module has in the notebook: "ex"
+    answer: int | None
+    check: int
+
+
+def parse_check(source: str) -> tuple[str, str] | None:
+    """``(alias, question)`` of a check cell, whose whole source is ``ex.qN.check(...)``; else None."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "check"):
+        return None
+    owner = call.func.value
+    if isinstance(owner, ast.Attribute) and re.fullmatch(r"q\d+", owner.attr) and isinstance(owner.value, ast.Name):
+        return owner.value.id, owner.attr
+    return None
+
+
+def _is_answer(cell) -> bool:
+    return cell.cell_type == "code" and (BEGIN in cell.source or cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+
+
+def exercise_cells(cells: list) -> dict[str, Exercise]:
+    """Each question's answer and check cell: a check cell pairs with the answer cell just before it.
+
+    Answer cells are those with solution markers (an instructor notebook) or nbgrader's solution
+    metadata (a release). An answer that no check cell follows, or a question checked twice, is an
+    ExerciseError naming the cell.
+    """
+    found, pending = {}, None
+    for index, cell in enumerate(cells):
+        checked = parse_check(cell.source) if cell.cell_type == "code" else None
+        if _is_answer(cell):
+            if pending is not None:
+                raise ExerciseError(f"cell {pending}: an answer cell with no `ex.qN.check(...)` cell after it "
+                                    f"(the next answer is cell {index}); add its check cell")
+            pending = index
+        elif checked:
+            alias, question = checked
+            if question in found:
+                raise ExerciseError(f"cell {index}: {question} is checked a second time (first in cell "
+                                    f"{found[question].check}); each question has one check cell")
+            found[question] = Exercise(question, alias, pending, index)
+            pending = None
+    if pending is not None:
+        raise ExerciseError(f"cell {pending}: an answer cell with no `ex.qN.check(...)` cell after it; add its check cell")
+    return found
+
+
+def answer_metadata(question: str) -> dict:
+    """nbgrader's metadata for the answer cell of ``question``: a solution cell."""
+    return {"grade": False, "grade_id": f"answer-{question}", "locked": False, "schema_version": 3,
+            "solution": True, "task": False}
+
+
+def check_metadata(question: str) -> dict:
+    """nbgrader's metadata for the check cell of ``question``: a locked, autograded test cell worth 1 point."""
+    return {"grade": True, "grade_id": f"check-{question}", "locked": True, "points": 1, "schema_version": 3,
+            "solution": False, "task": False}
 
 
 def marker_problems(code_cells: list[str]) -> list[str]:
@@ -92,6 +168,8 @@ def student_notebook(notebook, *, repo: str | None = None, course_repo: str | No
         else:
             new = nbformat.v4.new_raw_cell(source)
         new.metadata = {key: value for key, value in cell.get("metadata", {}).items() if key in ("tags", "nbgrader")}
+        if new.metadata.get("nbgrader", {}).get("locked"):  # as nbgrader's own release locks them
+            new.metadata.update(editable=False, deletable=False)
         if "id" in cell:
             new.id = cell.id
         student.cells.append(new)

@@ -7,8 +7,10 @@ markers; ``ex.q1.check(answer)`` runs a chain of specific checks, cheapest first
 one that fails speaks with a message that teaches. An untouched stub (``None``, or a function
 that raises ``NotImplementedError``) is "not attempted yet", never a pass and never a traceback.
 
-Under the tests (COURSE_TESTING=1) a check that does not pass raises ``ExerciseFailed`` so the
-instructor notebooks prove every answer right; COURSE_CHECKS=report turns that off.
+Under the tests (COURSE_TESTING=1) and under nbgrader's autograder a check that does not pass
+raises ``ExerciseFailed`` (after printing its message), so the instructor notebooks prove every
+answer right and nbgrader scores the check cell 0; COURSE_CHECKS=report or strict decides instead.
+The course's own grader reads each verdict from its check cell's outputs (``verdicts.py``).
 
 Messages follow the learner's language: COURSE_LANG=en (the default), zh (中文) or both.
 Every ``require`` gives its message in English and, with ``zh=``, in Chinese.
@@ -16,7 +18,6 @@ Every ``require`` gives its message in English and, with ``zh=``, in Chinese.
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import textwrap
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from utils.exercises.cases import Case, Mistake, function_checker, same
 from utils.exercises.checks import (Forbidden, as_number, as_tensor, call, compare_gradients, forbidden_use,
                                     forbidding, parts, time_limit)
 from utils.exercises.core import ExerciseFailed, NotAttempted, Wrong, close, gap, language, require, say
+from utils.exercises.verdicts import autograding, report
 
 __all__ = ["Case", "ExerciseFailed", "Forbidden", "Mistake", "NotAttempted", "Question", "Result", "Wrong",
            "as_number", "as_tensor", "call", "close", "compare_gradients", "forbidden_use", "forbidding", "function_checker",
@@ -56,7 +58,7 @@ def _strict() -> bool:
     mode = os.environ.get("COURSE_CHECKS", "").strip().lower()
     if mode in ("strict", "report"):
         return mode == "strict"
-    return under_tests()
+    return under_tests() or autograding()
 
 
 class Question:
@@ -95,19 +97,10 @@ class Question:
                 message += ("\n    " if language() == "both" else " ") + note
             result = Result(self.name, "correct", message)
         print(result.message)
-        self._log(result)
+        report(self.chapter, result)  # to the grader, when it runs this check (verdicts.py)
         if _strict() and not result.passed:
             raise ExerciseFailed(result.message)
         return result
-
-    def _log(self, result: Result) -> None:
-        """Append the verdict to $COURSE_GRADING_LOG (JSON lines) when the grader asks for it."""
-        path = os.environ.get("COURSE_GRADING_LOG")
-        if path:
-            record = {"chapter": self.chapter, "question": self.name, "status": result.status,
-                      "message": result.message}
-            with open(path, "a", encoding="utf-8") as log:
-                log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     @property
     def _title_zh(self) -> str:
