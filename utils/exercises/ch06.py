@@ -153,7 +153,7 @@ q2 = Question("q2", "Adam's bias correction", chapter=CHAPTER, checker=function_
         Case(torch.full((6,), 5.0), 0.9, note="a constant sequence", note_zh="常数序列"),
         Case(torch.tensor([1.0, -2.0, 3.0, 0.5, 4.0, -1.0, 2.0, 2.5]), 0.8, note="β = 0.8", note_zh="β = 0.8"),
         Case(_seeded(5, 12), 0.99, note="β = 0.99, where the correction is large for many steps",
-             note_zh="β = 0.99，校正在很多步里都很大"),
+             note_zh="β = 0.99，修正在很多步里都很大"),
         Case(torch.tensor([3.0]), 0.5, note="a single value", note_zh="只有一个值"),
         Case(_seeded(6, 9) + 2, 0.7, hidden=True),
     ],

@@ -283,16 +283,19 @@ q2 = Question("q2", "batch norm's backward pass by hand", chapter=CHAPTER, check
                 "你把批次均值和方差当成了常数（dx = γ·dy/σ）。它们是由 x 算出来的，所以每个 x 还会通过它们影响输出："
                 "还差两项"),
         Mistake(_backward(through_var=False),
-                "dx misses the path through the variance: the term with x̂·mean(dy·x̂)",
-                "dx 漏掉了经过方差的那条路径：含 x̂·mean(dy·x̂) 的那一项"),
+                "dx misses the path through the variance: σ² is computed from every x of the column, so each x "
+                "also moves every x̂ through σ",
+                "dx 漏掉了经过方差的那条路径：σ² 由这一列的每个 x 算出，所以每个 x 还会通过 σ 影响每一个 x̂"),
         Mistake(_backward(through_mean=False),
-                "dx misses the path through the mean: subtract mean(dy) as well",
-                "dx 漏掉了经过均值的那条路径：还要减去 mean(dy)"),
+                "dx misses the path through the mean: μ is computed from every x of the column, so each x also "
+                "moves every x̂ through μ",
+                "dx 漏掉了经过均值的那条路径：μ 由这一列的每个 x 算出，所以每个 x 还会通过 μ 影响每一个 x̂"),
         Mistake(_backward(sums=True),
                 "the two correction terms are averages over the batch (1/N times a sum), not plain sums",
                 "两个修正项是对批次的平均（和的 1/N 倍），而不是直接求和"),
-        Mistake(_backward(sign=-1), "the sign of the variance term is flipped: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂))",
-                "方差那一项的符号反了：dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂))"),
+        Mistake(_backward(sign=-1), "the sign of the variance term is flipped: where dy·x̂ is positive on average, "
+                                    "a larger σ² shrinks every x̂ and lowers the loss, so that term is subtracted",
+                "方差那一项的符号反了：当 dy·x̂ 平均为正时，更大的 σ² 会缩小每个 x̂ 并降低损失，所以这一项是减去的"),
         Mistake(_backward(unbiased=True), "your σ uses the unbiased variance (divide by N − 1); the forward pass "
                                           "normalised with the biased one (divide by N), so its backward must too",
                 "你的 σ 用了无偏方差（除以 N − 1）；前向传播用有偏方差（除以 N）做归一化，反向传播也必须如此"),
@@ -368,9 +371,9 @@ _FORBID_FUSION = forbidding(
 
 _Q3_MISTAKES = [
     Mistake(_fold(columns=True), "you scaled the columns of the weight (the inputs); batch norm rescales each OUTPUT "
-                                 "feature, so scale the rows: weight * scale[:, None]. With a square weight this "
-                                 "raises no error, it just scales the wrong numbers",
-            "你缩放的是权重的列（输入）；批归一化缩放的是每个输出特征，所以要缩放行：weight * scale[:, None]。"
+                                 "feature, so scale the rows. With a square weight this raises no error, it just "
+                                 "scales the wrong numbers",
+            "你缩放的是权重的列（输入）；批归一化缩放的是每个输出特征，所以要缩放行。"
             "权重是方阵时这不会报错，只是缩放了错误的数"),
     Mistake(_fold(bias_unscaled=True), "the old bias is not scaled: batch norm acts on W·x + b as a whole, so the "
                                        "bias is scaled by γ/σ like the weights",
@@ -378,11 +381,11 @@ _Q3_MISTAKES = [
     Mistake(_fold(no_mean=True), "the running mean is missing from the new bias: eval mode subtracts running_mean "
                                  "before it scales",
             "新的偏置里缺少滑动均值：评估模式在缩放之前要先减去 running_mean"),
-    Mistake(_fold(mean_sign=1), "the running mean is added; eval mode subtracts it: (b − running_mean)·γ/σ + β",
-            "滑动均值被加上了；评估模式是减去它：(b − running_mean)·γ/σ + β"),
-    Mistake(_fold(mean_unscaled=True), "the running mean is subtracted after scaling; it is subtracted before, so "
-                                       "it is scaled by γ/σ too: (b − running_mean)·γ/σ + β",
-            "滑动均值是在缩放之后才减去的；它应在缩放之前减去，所以它也要乘以 γ/σ：(b − running_mean)·γ/σ + β"),
+    Mistake(_fold(mean_sign=1), "the running mean is added; eval mode subtracts it",
+            "滑动均值被加上了；评估模式是减去它"),
+    Mistake(_fold(mean_unscaled=True), "the running mean is subtracted after scaling; eval mode subtracts it before "
+                                       "it scales, so the mean is scaled by γ/σ too",
+            "滑动均值是在缩放之后才减去的；评估模式在缩放之前减去它，所以均值也要乘以 γ/σ"),
     Mistake(_fold(no_beta=True), "β is missing from the new bias: batch norm's output is γ·x̂ + β",
             "新的偏置里缺少 β：批归一化的输出是 γ·x̂ + β"),
     Mistake(_fold(variance=True), "you divided by the variance; divide by the standard deviation, "
