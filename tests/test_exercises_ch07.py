@@ -73,6 +73,10 @@ def eps_outside(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-
     return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, eps_outside=True)
 
 
+def momentum_hard_coded(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, 0.1, eps)
+
+
 def running_statistics_unchanged(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
     return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps)[0], running_mean, running_var
 
@@ -206,6 +210,11 @@ def divides_by_the_variance(weight, bias, gamma, beta, running_mean, running_var
     return weight * scale[:, None], (bias - running_mean) * scale + beta
 
 
+def forgets_eps(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / running_var.sqrt()
+    return weight * scale[:, None], (bias - running_mean) * scale + beta
+
+
 def eps_outside_the_root(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
     scale = gamma / (running_var.sqrt() + eps)
     return weight * scale[:, None], (bias - running_mean) * scale + beta
@@ -303,6 +312,7 @@ CATALOGUE = {
         (unbiased_over_the_batch_size, "correction uses m = N"),
         (keras_momentum, "Keras/TensorFlow"),
         (eps_outside, "outside the square root"),
+        (momentum_hard_coded, "use the momentum argument"),
         (running_statistics_unchanged, "came back unchanged"),
         (statistics_detached, "is treated as a constant"),
         (with_functional_batch_norm, "computes the whole batch norm, statistics and all"),
@@ -330,6 +340,7 @@ CATALOGUE = {
         (mean_after_scaling, "subtracted after scaling"),
         (forgets_beta, "β is missing"),
         (divides_by_the_variance, "divided by the variance"),
+        (forgets_eps, "eps is missing"),
         (eps_outside_the_root, "outside the square root"),
         (with_torch_fusion, "folds batch norm for you"),
         (returns_the_scale_only, "should return 2 things"),

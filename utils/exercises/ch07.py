@@ -43,7 +43,7 @@ def _batch_norm_2d(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=
 
 
 def _bn2d(*, unbiased=False, stored_unbiased=True, m_is_batch=False, keras=False,
-          eps_outside=False, last_dim=False, frozen=False):
+          eps_outside=False, last_dim=False, frozen=False, fixed_momentum=None):
     """Batch norm on feature maps with one of the variations learners write; the default is right."""
     def batch_norm_2d(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
         dims = (0, 2, 3)
@@ -53,6 +53,7 @@ def _bn2d(*, unbiased=False, stored_unbiased=True, m_is_batch=False, keras=False
         y = gamma.view(shape) * (x - mean) / scale + beta.view(shape)
         if frozen:
             return y, running_mean.clone(), running_var.clone()
+        momentum = momentum if fixed_momentum is None else fixed_momentum
         m = x.shape[0] if m_is_batch else x.numel() // x.shape[1]
         batch_var = x.var(dim=dims, correction=0, keepdim=True) * (m / (m - 1) if stored_unbiased else 1)
         old, new = (momentum, 1 - momentum) if keras else (1 - momentum, momentum)
@@ -131,6 +132,9 @@ _Q1_MISTAKES = [
                                      "sqrt(var) + eps; the two differ for a channel with a small variance",
             "eps 放在了平方根外面：PyTorch 除以的是 sqrt(var + eps)，而不是 sqrt(var) + eps；"
             "对方差很小的通道，两者并不相同"),
+    Mistake(_bn2d(fixed_momentum=0.1), "the running statistics always move by 0.1: use the momentum argument, "
+                                       "which the caller may set to anything between 0 and 1",
+            "滑动统计量总是按 0.1 移动：请使用参数 momentum，调用者可以把它设成 0 到 1 之间的任何值"),
     Mistake(_bn2d(frozen=True), "the output is right, but the running statistics came back unchanged: in train mode "
                                 "every batch also moves them towards its own mean and variance",
             "输出是对的，但滑动统计量原样返回了：在训练模式下，每个批次还会把它们向自己的均值和方差推动一点"),
@@ -324,9 +328,10 @@ def _fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps=1
 
 
 def _fold(*, columns=False, bias_unscaled=False, no_mean=False, no_beta=False, variance=False, eps_outside=False,
-          mean_unscaled=False, mean_sign=-1):
+          mean_unscaled=False, mean_sign=-1, no_eps=False):
     """Folding with one of the variations learners write; the default is right."""
     def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+        eps = 0.0 if no_eps else eps
         std = running_var + eps if variance else (torch.sqrt(running_var) + eps if eps_outside
                                                   else torch.sqrt(running_var + eps))
         scale = gamma / std
@@ -391,6 +396,9 @@ _Q3_MISTAKES = [
     Mistake(_fold(variance=True), "you divided by the variance; divide by the standard deviation, "
                                   "sqrt(running_var + eps)",
             "你除以了方差；应除以标准差 sqrt(running_var + eps)"),
+    Mistake(_fold(no_eps=True), "eps is missing: eval mode divides by sqrt(running_var + eps), and for a feature "
+                                "whose running variance is below eps that decides the answer",
+            "缺少 eps：评估模式除以 sqrt(running_var + eps)，对滑动方差小于 eps 的特征，它决定了结果"),
     Mistake(_fold(eps_outside=True), "eps sits outside the square root: eval mode divides by sqrt(running_var + eps); "
                                      "it decides the answer for a feature whose running variance is below eps",
             "eps 放在了平方根外面：评估模式除以 sqrt(running_var + eps)；对滑动方差小于 eps 的特征，它决定了结果"),
