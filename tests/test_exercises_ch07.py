@@ -1,122 +1,391 @@
-"""Chapter 07 checkers: a right answer passes, typical mistakes get their own message, a stub is not attempted."""
-import pytest
+"""Chapter 07 checkers: the catalogue of wrong answers a learner really writes, and what else must hold."""
 import torch
+import torch.nn.functional as F
 
+from tests.exercise_testing import report_only, verdict  # noqa: F401  (report_only is an autouse fixture)
 from utils.exercises import ch07 as ex
-from tests.exercise_testing import assert_rejected, report_only, stub  # noqa: F401  (report_only is an autouse fixture)
 
 
-# q1: batch norm in train mode ------------------------------------------------------------------
+# q1: batch norm on feature maps [N, C, H, W] --------------------------------------------------------
 
-def _norm(x, mean, var, gamma, beta, eps=1e-5):
-    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
-
-
-@pytest.mark.parametrize("answer, message", [
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(0), x.var(0), g, b, eps), "unbiased variance"),
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(0), x.var(0, unbiased=False), g, b, 0.0), "eps inside the square root"),
-    (lambda x, g, b, eps=1e-5: g * (x - x.mean(0)) / (x.std(0, unbiased=False) + eps) + b, "outside the square root"),
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(1, keepdim=True), x.var(1, unbiased=False, keepdim=True), g, b, eps),
-     "dim=1"),
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(0), x.var(0, unbiased=False), 1.0, 0.0, eps), "γ and β are missing"),
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(0), x.var(0, unbiased=False), g, b, eps)[:, :2], "keeps the shape"),
-    (lambda x, g, b, eps=1e-5: _norm(x, x.mean(0), x.var(0, unbiased=False), b, g, eps), "differ from batch norm"),
-])
-def test_q1_rejects_typical_mistakes(answer, message):
-    assert_rejected(ex.q1, answer, message)
+def statistics_over_dim_0(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """The [N, C] code of the chapter, applied unchanged to feature maps."""
+    mean, var = x.mean(dim=0), x.var(dim=0, correction=0)
+    y = gamma.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + eps) + beta.view(1, -1, 1, 1)
+    n = x.shape[0]
+    return y, (1 - momentum) * running_mean + momentum * mean, \
+        (1 - momentum) * running_var + momentum * var * n / (n - 1)
 
 
-def test_q1_rejects_normalising_the_input_in_place():
-    def in_place(x, g, b, eps=1e-5):
-        x -= x.mean(0)
-        return g * x / torch.sqrt(x.var(0, unbiased=False) + eps) + b
-    assert_rejected(ex.q1, in_place, "in place")
+def per_image(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    mean, var = x.mean(dim=(2, 3)), x.var(dim=(2, 3), correction=0)
+    y = gamma.view(1, -1, 1, 1) * (x - mean[..., None, None]) / torch.sqrt(var[..., None, None] + eps) \
+        + beta.view(1, -1, 1, 1)
+    return y, (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * var
 
 
-def test_q1_success_names_torch_agreement():
-    assert "functional.batch_norm" in ex.q1.check(ex.q1._reference).message
+def keeps_dims(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), correction=0, keepdim=True)
+    y = gamma.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + eps) + beta.view(1, -1, 1, 1)
+    m = x.numel() // x.shape[1]
+    return y, (1 - momentum) * running_mean.view(1, -1, 1, 1) + momentum * mean, \
+        (1 - momentum) * running_var.view(1, -1, 1, 1) + momentum * var * m / (m - 1)
 
 
-# q2: batch norm in eval mode -------------------------------------------------------------------
-
-@pytest.mark.parametrize("answer, message", [
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, x.mean(0), x.var(0, unbiased=False), g, b, eps), "batch's own mean"),
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, x.mean(0), x.var(0), g, b, eps), "batch's own mean"),
-    (lambda x, g, b, m, v, eps=1e-5: g * (x - m) / (v + eps) + b, "divided by the variance"),
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, m, v, g, b, 0.0), "eps is missing"),
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, m, v, 1.0, 0.0, eps), "γ and β are missing"),
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, m, v, g, b, eps).sum(0), "keeps the shape"),
-    (lambda x, g, b, m, v, eps=1e-5: _norm(x, m, v, g, -b, eps), "values differ"),
-])
-def test_q2_rejects_typical_mistakes(answer, message):
-    assert_rejected(ex.q2, answer, message)
+def gamma_not_reshaped(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), correction=0, keepdim=True)
+    y = gamma * (x - mean) / torch.sqrt(var + eps) + beta
+    m = x.numel() // x.shape[1]
+    return y, (1 - momentum) * running_mean + momentum * mean.flatten(), \
+        (1 - momentum) * running_var + momentum * var.flatten() * m / (m - 1)
 
 
-def test_q2_success_names_module_agreement():
-    assert "eval()" in ex.q2.check(ex.q2._reference).message
+def _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, *, correction=0, stored=None, m=None,
+                keras=False, eps_outside=False):
+    mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), correction=correction)
+    c = (1, -1, 1, 1)
+    std = torch.sqrt(var.view(c)) + eps if eps_outside else torch.sqrt(var.view(c) + eps)
+    y = gamma.view(c) * (x - mean.view(c)) / std + beta.view(c)
+    m = x.numel() // x.shape[1] if m is None else m
+    stored = x.var(dim=(0, 2, 3), correction=0) * m / (m - 1) if stored is None else stored
+    old, new = (momentum, 1 - momentum) if keras else (1 - momentum, momentum)
+    return y, old * running_mean + new * mean, old * running_var + new * stored
 
 
-# q3: the running statistics --------------------------------------------------------------------
-
-def _running(m, v, x, momentum, *, unbiased=True, swap=False):
-    old, new = (momentum, 1 - momentum) if swap else (1 - momentum, momentum)
-    return old * m + new * x.mean(0), old * v + new * x.var(0, unbiased=unbiased)
+def unbiased_normalisation(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, correction=1)
 
 
-@pytest.mark.parametrize("answer, message", [
-    (lambda m, v, x, momentum=0.1: _running(m, v, x, momentum, unbiased=False), "unbiased one (divide by N − 1)"),
-    (lambda m, v, x, momentum=0.1: _running(m, v, x, momentum, swap=True), "Keras/TensorFlow convention"),
-    (lambda m, v, x, momentum=0.1: _running(m, v, x, 0.1), "do not hard-code 0.1"),
-    (lambda m, v, x, momentum=0.1: (0.9 * m + 0.1 * x.mean(0), 0.1 * v + 0.9 * x.var(0)), "variance weights are swapped"),
-    (lambda m, v, x, momentum=0.1: _running(m, v, x, momentum)[0], "should return two"),
-    (lambda m, v, x, momentum=0.1: tuple(t + 0 * x[:1] for t in _running(m, v, x, momentum)), "one running mean"),
-])
-def test_q3_rejects_typical_mistakes(answer, message):
-    assert_rejected(ex.q3, answer, message)
+def biased_running_variance(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps,
+                       stored=x.var(dim=(0, 2, 3), correction=0))
 
 
-def test_q3_rejects_updating_the_running_stats_in_place():
-    def in_place(m, v, x, momentum=0.1):
-        m.mul_(1 - momentum).add_(momentum * x.mean(0))
-        v.mul_(1 - momentum).add_(momentum * x.var(0))
-        return m, v
-    assert_rejected(ex.q3, in_place, "running statistics in place")
+def unbiased_over_the_batch_size(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, m=max(x.shape[0], 2))
 
 
-def test_q3_success_names_module_agreement():
-    assert "running_var" in ex.q3.check(ex.q3._reference).message
+def keras_momentum(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, keras=True)
 
 
-# q4: standardise with the training statistics ---------------------------------------------------
-
-def _z(x, mean, std):
-    return (x - mean) / std
+def eps_outside(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps, eps_outside=True)
 
 
-@pytest.mark.parametrize("answer, message", [
-    (lambda tr, te: (_z(tr, tr.mean(0), tr.std(0)), _z(te, te.mean(0), te.std(0))), "its own mean and std"),
-    (lambda tr, te: tuple(_z(x, torch.cat([tr, te]).mean(0), torch.cat([tr, te]).std(0)) for x in (tr, te)),
-     "together"),
-    (lambda tr, te: tuple(_z(x, x.mean(1, keepdim=True), x.std(1, keepdim=True)) for x in (tr, te)), "dim=1"),
-    (lambda tr, te: (_z(tr, tr.mean(0), tr.std(0)), _z(te, tr.mean(0), te.std(0))), "(test − train mean) / train std"),
-    (lambda tr, te: (tr - tr.mean(0), te - tr.mean(0)), "not standardised"),
-    (lambda tr, te: _z(tr, tr.mean(0), tr.std(0)), "should return two"),
-])
-def test_q4_rejects_typical_mistakes(answer, message):
-    assert_rejected(ex.q4, answer, message)
+def momentum_hard_coded(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, 0.1, eps)
 
 
-def test_q4_accepts_the_population_std_as_scikit_learn_uses():
-    def population(train_X, test_X):
-        mean, std = train_X.mean(0), train_X.std(0, unbiased=False)
-        return (train_X - mean) / std, (test_X - mean) / std
-    assert ex.q4.check(population).passed
+def running_statistics_unchanged(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    return _right_with(x, gamma, beta, running_mean, running_var, momentum, eps)[0], running_mean, running_var
 
 
-def test_q4_rejects_standardising_the_training_set_in_place():
-    def in_place(train_X, test_X):
+def statistics_detached(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    with torch.no_grad():
+        mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), correction=0)
+    c = (1, -1, 1, 1)
+    y = gamma.view(c) * (x - mean.view(c)) / torch.sqrt(var.view(c) + eps) + beta.view(c)
+    m = x.numel() // x.shape[1]
+    return y, (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * var * m / (m - 1)
+
+
+def with_functional_batch_norm(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    new_mean, new_var = running_mean.clone(), running_var.clone()
+    return F.batch_norm(x, new_mean, new_var, gamma, beta, training=True, momentum=momentum, eps=eps), new_mean, new_var
+
+
+def with_the_module(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    layer = torch.nn.BatchNorm2d(x.shape[1], momentum=momentum, eps=eps)
+    return layer(x), layer.running_mean, layer.running_var
+
+
+# q2: batch norm's backward pass ---------------------------------------------------------------
+
+def _parts(x, eps):
+    std = torch.sqrt(x.var(dim=0, correction=0) + eps)
+    return std, (x - x.mean(dim=0)) / std
+
+
+def mean_and_variance_as_constants(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma * dy / std, (dy * x_hat).sum(0), dy.sum(0)
+
+
+def without_the_variance_path(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.mean(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def without_the_mean_path(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - x_hat * (dy * x_hat).mean(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def sums_instead_of_means(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.sum(0) - x_hat * (dy * x_hat).sum(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def variance_term_added(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.mean(0) + x_hat * (dy * x_hat).mean(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def unbiased_sigma(dy, x, gamma, eps=1e-5):
+    std = torch.sqrt(x.var(dim=0) + eps)
+    x_hat = (x - x.mean(0)) / std
+    return gamma / std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def dgamma_and_dbeta_swapped(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)), dy.sum(0), (dy * x_hat).sum(0)
+
+
+def dx_without_gamma(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)) / std, (dy * x_hat).sum(0), dy.sum(0)
+
+
+def dbeta_averaged(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)), (dy * x_hat).sum(0), dy.mean(0)
+
+
+def per_example_dgamma(dy, x, gamma, eps=1e-5):
+    std, x_hat = _parts(x, eps)
+    return gamma / std * (dy - dy.mean(0) - x_hat * (dy * x_hat).mean(0)), dy * x_hat, dy.sum(0)
+
+
+def asks_autograd(dy, x, gamma, eps=1e-5):
+    x, gamma = x.clone().requires_grad_(), gamma.clone().requires_grad_()
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    y = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+    return torch.autograd.grad(y, (x, gamma, beta), dy)
+
+
+def calls_backward(dy, x, gamma, eps=1e-5):
+    x, gamma = x.clone().requires_grad_(), gamma.clone().requires_grad_()
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    y = gamma * (x - x.mean(0)) / torch.sqrt(x.var(0, correction=0) + eps) + beta
+    y.backward(dy)
+    return x.grad, gamma.grad, beta.grad
+
+
+# q3: folding batch norm into the linear layer --------------------------------------------------
+
+def scales_the_columns(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale, (bias - running_mean) * scale + beta
+
+
+def bias_not_scaled(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale[:, None], bias - running_mean * scale + beta
+
+
+def forgets_the_mean(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale[:, None], bias * scale + beta
+
+
+def adds_the_mean(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale[:, None], (bias + running_mean) * scale + beta
+
+
+def mean_after_scaling(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale[:, None], bias * scale - running_mean + beta
+
+
+def forgets_beta(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / torch.sqrt(running_var + eps)
+    return weight * scale[:, None], (bias - running_mean) * scale
+
+
+def divides_by_the_variance(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / (running_var + eps)
+    return weight * scale[:, None], (bias - running_mean) * scale + beta
+
+
+def forgets_eps(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / running_var.sqrt()
+    return weight * scale[:, None], (bias - running_mean) * scale + beta
+
+
+def eps_outside_the_root(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    scale = gamma / (running_var.sqrt() + eps)
+    return weight * scale[:, None], (bias - running_mean) * scale + beta
+
+
+def with_torch_fusion(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    from torch.nn.utils.fusion import fuse_linear_bn_weights
+    return fuse_linear_bn_weights(weight, bias, running_mean, running_var, eps, gamma, beta)
+
+
+def returns_the_scale_only(weight, bias, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma / torch.sqrt(running_var + eps)
+
+
+# q4: standardising with the training statistics, constant features included -------------------------
+
+def own_statistics(train_X, test_X):
+    std = train_X.std(0)
+    std[std == 0] = 1
+    return (train_X - train_X.mean(0)) / std, (test_X - test_X.mean(0)) / test_X.std(0)
+
+
+def pooled_statistics(train_X, test_X):
+    both = torch.cat([train_X, test_X])
+    std = both.std(0)
+    return (train_X - both.mean(0)) / std, (test_X - both.mean(0)) / std
+
+
+def per_example(train_X, test_X):
+    return tuple((x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True) for x in (train_X, test_X))
+
+
+def divides_by_zero(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0)
+    return (train_X - mean) / std, (test_X - mean) / std
+
+
+def nan_to_num_afterwards(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0)
+    return torch.nan_to_num((train_X - mean) / std), torch.nan_to_num((test_X - mean) / std)
+
+
+def plus_eps(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0)
+    return (train_X - mean) / (std + 1e-8), (test_X - mean) / (std + 1e-8)
+
+
+def zeroes_constant_features(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0)
+    train_Z, test_Z = (train_X - mean) / std, (test_X - mean) / std
+    train_Z[:, std == 0] = 0.0
+    test_Z[:, std == 0] = 0.0
+    return train_Z, test_Z
+
+
+def drops_constant_features(train_X, test_X):
+    keep = train_X.std(0) > 0
+    train_X, test_X = train_X[:, keep], test_X[:, keep]
+    return (train_X - train_X.mean(0)) / train_X.std(0), (test_X - train_X.mean(0)) / train_X.std(0)
+
+
+def population_std(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0, correction=0)
+    std = torch.where(std > 0, std, 1.0)
+    return (train_X - mean) / std, (test_X - mean) / std
+
+
+def in_place(train_X, test_X):
+    mean, std = train_X.mean(0), train_X.std(0)
+    std = torch.where(std > 0, std, 1.0)
+    train_X -= mean
+    train_X /= std
+    return train_X, (test_X - mean) / std
+
+
+def with_the_course_helper(train_X, test_X):
+    from utils.data import standardize
+    return standardize(train_X, test_X)
+
+
+def with_scikit_learn(train_X, test_X):
+    from sklearn.preprocessing import StandardScaler
+    scaler = StandardScaler().fit(train_X.numpy())
+    return tuple(torch.from_numpy(scaler.transform(x.numpy())) for x in (train_X, test_X))
+
+
+CATALOGUE = {
+    "q1": [
+        (statistics_over_dim_0, "one per channel and position"),
+        (per_image, "instance normalisation"),
+        (keeps_dims, "without keepdim=True"),
+        (gamma_not_reshaped, "reshape them to [1, C, 1, 1]"),
+        (unbiased_normalisation, "normalised with the unbiased variance"),
+        (biased_running_variance, "stores the biased batch variance"),
+        (unbiased_over_the_batch_size, "correction uses m = N"),
+        (keras_momentum, "Keras/TensorFlow"),
+        (eps_outside, "outside the square root"),
+        (momentum_hard_coded, "use the momentum argument"),
+        (running_statistics_unchanged, "came back unchanged"),
+        (statistics_detached, "is treated as a constant"),
+        (with_functional_batch_norm, "computes the whole batch norm, statistics and all"),
+        (with_the_module, "`BatchNorm2d`"),
+    ],
+    "q2": [
+        (mean_and_variance_as_constants, "as constants"),
+        (without_the_variance_path, "the path through the variance"),
+        (without_the_mean_path, "the path through the mean"),
+        (sums_instead_of_means, "not plain sums"),
+        (variance_term_added, "sign of the variance term"),
+        (unbiased_sigma, "unbiased variance"),
+        (dgamma_and_dbeta_swapped, "swapped"),
+        (dx_without_gamma, "dx forgot γ"),
+        (dbeta_averaged, "dbeta averages"),
+        (per_example_dgamma, "one entry per feature"),
+        (asks_autograd, "deriving and writing them by hand"),
+        (calls_backward, "`backward`"),
+    ],
+    "q3": [
+        (scales_the_columns, "scaled the columns"),
+        (bias_not_scaled, "the old bias is not scaled"),
+        (forgets_the_mean, "the running mean is missing"),
+        (adds_the_mean, "the running mean is added"),
+        (mean_after_scaling, "subtracted after scaling"),
+        (forgets_beta, "β is missing"),
+        (divides_by_the_variance, "divided by the variance"),
+        (forgets_eps, "eps is missing"),
+        (eps_outside_the_root, "outside the square root"),
+        (with_torch_fusion, "folds batch norm for you"),
+        (returns_the_scale_only, "should return 2 things"),
+    ],
+    "q4": [
+        (own_statistics, "its own mean and std"),
+        (pooled_statistics, "together"),
+        (per_example, "each example"),
+        (divides_by_zero, "0/0 gives NaN"),
+        (nan_to_num_afterwards, "nan_to_num"),
+        (plus_eps, "order of 1/eps"),
+        (zeroes_constant_features, "set to 0 in both sets"),
+        (drops_constant_features, "dropped the constant features"),
+        (population_std, "n − 1"),
+        (in_place, "in place"),
+        (with_the_course_helper, "standardises for you: writing that"),
+        (with_scikit_learn, "`StandardScaler`"),
+    ],
+}
+
+
+def test_q1_accepts_a_reshape_to_rows_of_channels():
+    """Feature maps as [N·H·W, C] rows, then the [N, C] batch norm: the same statistics."""
+    def as_rows(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+        mean, var = rows.mean(0), rows.var(0, correction=0)
+        y = gamma * (rows - mean) / torch.sqrt(var + eps) + beta
+        m = len(rows)
+        return (y.reshape(n, h, w, c).permute(0, 3, 1, 2), (1 - momentum) * running_mean + momentum * mean,
+                (1 - momentum) * running_var + momentum * rows.var(0))
+    assert ex.q1.check(as_rows).passed
+
+
+def test_q2_runs_gradcheck_on_the_answer():
+    assert "gradcheck agrees" in ex.q2.check(ex._batch_norm_backward).message
+
+
+def test_q3_compares_with_linear_then_batch_norm():
+    assert "nn.Linear → nn.BatchNorm1d" in ex.q3.check(ex._fold_batch_norm).message
+
+
+def test_q4_accepts_a_mask_for_the_constant_features():
+    def masked(train_X, test_X):
         mean, std = train_X.mean(0), train_X.std(0)
-        train_X -= mean
-        train_X /= std
-        return train_X, (test_X - mean) / std
-    assert_rejected(ex.q4, in_place, "in place")
+        std = std.masked_fill(std == 0, 1.0)
+        return (train_X - mean) / std, (test_X - mean) / std
+    assert ex.q4.check(masked).passed
