@@ -366,12 +366,12 @@ def test_the_grader_reads_its_checkers_without_importing_torch():
 
 def test_the_guard_names_what_was_changed(monkeypatch):
     import utils.exercises
-    import utils.expect
     from utils.exercises import ch00
+    from utils.expect import expect
 
     release = grading.prepare("00")
     job = {"chapter": "00", "alias": "ex", "expected": release.expected, "labels": release.labels}
-    namespace = {"ex": ch00, "expect": utils.expect.expect}
+    namespace = {"ex": ch00, "expect": expect}
     assert tampered(job, namespace) == []  # the fingerprints read from source are the imported checkers'
     impostor = types.ModuleType("utils.exercises.ch00")
     impostor.__dict__.update(vars(ch00))

@@ -14,11 +14,19 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.data``       data sets for the quick and full profiles, splits and loaders (chapter 05)
 - ``utils.download``   downloads with checksum, retries, resume and atomic rename (chapter 05)
 - ``utils.training``   ``fit()``: train, validate, keep the best checkpoint, resume (chapter 05)
+- ``utils.counting``   parameters, multiply-accumulates and receptive fields, layer by layer (chapter 08)
+- ``utils.cnn``        LeNet-5 and a VGG builder (chapter 09)
+- ``utils.resnet``     BasicBlock, Bottleneck, ResNets and their plain twins (chapter 10)
+- ``utils.shapes``     Shapes-10, the offline colour image set, written once as an image folder (chapter 11)
+- ``utils.imagesets``  image folders read strictly: CIFAR-10 and Food-11 for the full profile (chapter 11)
+- ``utils.augment``    augmentation presets with torchvision's transforms v2, and mixup (chapter 11)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
 
 - ``utils.release``    the student copy, solutions replaced by stubs (``make release``)
-- ``utils.grading``    grades a folder of completed notebooks (``make grade``)
+- ``utils.grading``    grades a folder of completed notebooks (``make grade``), with
+  ``utils.submission`` (a student's answers put into the release) and ``utils.answer_scan``
+  (what in an answer cell an instructor should look at)
 
 ``import utils`` is light: it imports neither torch nor matplotlib, so the instructor tools start
 fast; ``from utils import setup, expect`` loads them on first use.
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 
+from utils.expect import expect  # light; imported here so that the name is the function, never the module
 from utils.versions import check_helpers_version
 
 #: These helpers' version. Every notebook's setup cell names the version it was written for and
@@ -38,9 +47,9 @@ REPO = "deep-learning-course/course"
 
 #: The names ``from utils import ...`` offers, and the module each is loaded from on first use.
 _LAZY = {"Profile": "utils.env", "choose_device": "utils.env", "profile": "utils.env",
-         "seed_everything": "utils.env", "setup": "utils.env", "expect": "utils.expect"}
+         "seed_everything": "utils.env", "setup": "utils.env"}
 
-__all__ = ["REPO", "__version__", "check_helpers_version", *_LAZY]
+__all__ = ["REPO", "__version__", "check_helpers_version", "expect", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -10,7 +10,6 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from utils.env import under_tests
 
 
 class ExpectationFailed(AssertionError):
@@ -73,6 +72,8 @@ def expect(value, *, between: tuple[float, float], what: str, hint: str | None =
     if hint:
         message += f" Look at: {hint}"
     print(message)
+    from utils.env import under_tests  # here, not at the top: `import utils` stays free of torch
+
     if under_tests():
         raise ExpectationFailed(message)
     return outcome
