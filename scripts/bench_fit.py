@@ -4,10 +4,11 @@
 
 Both train the same digits MLP (64 → 128 → 10, Adam) on the same loaders for the same epochs,
 and both compute what fit()'s history holds: training loss and accuracy over the epoch, then
-validation loss and accuracy in eval() mode under no_grad(). The runs are interleaved so that a
-change in the machine's load hits every variant alike; the table gives the median seconds and
-the overhead against the bare loop, with the progress bar off and on (and, for information,
-with checkpoints written after every epoch).
+validation loss and accuracy in eval() mode under no_grad(). The runs are interleaved, one round
+of every variant after another, so that a change in the machine's load hits every variant alike;
+the overhead is the median over rounds of each round's ratio to the bare loop (with its lowest
+and highest), with the progress bar off and on (and, for information, with checkpoints written
+after every epoch).
 """
 from __future__ import annotations
 
@@ -93,14 +94,16 @@ def main() -> int:
             start = time.perf_counter()
             accuracies[name] = run()
             seconds[name].append(time.perf_counter() - start)
-    base = statistics.median(seconds["bare loop"])
     print(f"digits MLP, {args.epochs} epochs, {args.repeats} runs each, {threads} thread(s), "
           f"torch {torch.__version__}")
-    print(f"{'variant':30s} {'median s':>9s} {'min s':>7s} {'overhead':>9s} {'val acc':>8s}")
+    print(f"{'variant':30s} {'median s':>9s} {'min s':>7s} {'overhead':>9s} {'(lowest, highest)':>19s} "
+          f"{'val acc':>8s}")
     for name, times in seconds.items():
-        median = statistics.median(times)
-        overhead = "" if name == "bare loop" else f"{100 * (median - base) / base:+.1f} %"
-        print(f"{name:30s} {median:9.3f} {min(times):7.3f} {overhead:>9s} {accuracies[name]:8.3f}")
+        overheads = sorted(100 * (t / bare - 1) for t, bare in zip(times, seconds["bare loop"]))
+        overhead = "" if name == "bare loop" else f"{statistics.median(overheads):+.1f} %"
+        spread = "" if name == "bare loop" else f"({overheads[0]:+.1f}, {overheads[-1]:+.1f} %)"
+        print(f"{name:30s} {statistics.median(times):9.3f} {min(times):7.3f} {overhead:>9s} {spread:>19s} "
+              f"{accuracies[name]:8.3f}")
     return 0
 
 
