@@ -49,8 +49,8 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     A tensor, so that ``fit()`` can add it up where it was computed without waiting for the GPU;
     ``float(accuracy(...))`` or ``.item()`` gives the Python number, and f-strings format it as one.
     """
-    correct = (logits.argmax(dim=1) == targets).sum()
-    return correct.to(_sum_dtype(logits.device)) / len(targets)
+    correct = (logits.argmax(dim=1) == targets).sum(dtype=_sum_dtype(logits.device))
+    return correct / len(targets)
 
 
 class History(list):
@@ -223,7 +223,9 @@ def _add_metric(total: torch.Tensor, value, n: int, metric: Callable) -> None:
             raise ValueError(f"the metric {getattr(metric, '__name__', metric)!r} returned a tensor of shape "
                              f"{tuple(value.shape)}: it must return one number per batch (a float or a 0-d "
                              "tensor), e.g. the mean over the batch")
-        total.add_(value.detach().reshape(()), alpha=n)
+        if value.requires_grad:  # a metric on outputs that still carry the graph: keep the sum free of it
+            value = value.detach()
+        total.add_(value.reshape(()) if value.ndim else value, alpha=n)
         return
     try:
         total.add_(float(value) * n)
