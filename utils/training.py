@@ -48,6 +48,7 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
     A tensor, so that ``fit()`` can add it up where it was computed without waiting for the GPU;
     ``float(accuracy(...))`` or ``.item()`` gives the Python number, and f-strings format it as one.
+    It is float64 (float32 on Apple's MPS), so fit()'s averages equal a Python loop's exactly.
     """
     correct = (logits.argmax(dim=1) == targets).sum(dtype=_sum_dtype(logits.device))
     return correct / len(targets)
