@@ -1,13 +1,15 @@
 """How much does fit() cost over a bare, hand-written training loop? (the bar: at most 10 %)
 
-    OMP_NUM_THREADS=1 python scripts/bench_fit.py [--epochs 20] [--repeats 7]
+    OMP_NUM_THREADS=2 python scripts/bench_fit.py [--epochs 20] [--repeats 7]
 
 Both train the same digits MLP (64 → 128 → 10, Adam) on the same loaders for the same epochs,
 and both compute what fit()'s history holds: training loss and accuracy over the epoch, then
-validation loss and accuracy in eval() mode under no_grad(). The runs are interleaved so that a
-change in the machine's load hits every variant alike; the table gives the median seconds and
-the overhead against the bare loop, with the progress bar off and on (and, for information,
-with checkpoints written after every epoch).
+validation loss and accuracy in eval() mode under no_grad(). The runs are interleaved, one round
+of every variant after another, each round in a rotated order, so that a change in the machine's
+load, or a cost of going first, hits every variant alike. The overhead is the median over rounds
+of each round's ratio to the bare loop (with its lowest and highest), with the progress bar off
+and on (and, for information, with checkpoints written after every epoch), in wall-clock seconds
+and in CPU seconds of this process, which other programs on a shared machine disturb far less.
 """
 from __future__ import annotations
 
@@ -72,6 +74,15 @@ def with_fit(epochs: int, *, progress: bool, checkpoints: bool = False) -> float
     return history[-1]["val_metric"]
 
 
+def _median_and_overhead(seconds: dict, name: str) -> str:
+    """Median seconds, and the median of each round's ratio to the bare loop (with its extremes)."""
+    median = f"{statistics.median(seconds[name]):7.3f}"
+    if name == "bare loop":
+        return median + " " * 30
+    overheads = sorted(100 * (t / bare - 1) for t, bare in zip(seconds[name], seconds["bare loop"]))
+    return f"{median} {statistics.median(overheads):+8.1f} % ({overheads[0]:+6.1f}, {overheads[-1]:+6.1f} %)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -86,21 +97,27 @@ def main() -> int:
     }
     for run in variants.values():  # warm-up: imports, allocator, first-call costs
         run()
-    seconds = {name: [] for name in variants}
+    wall = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
     accuracies = {}
-    for _ in range(args.repeats):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            accuracies[name] = run()
-            seconds[name].append(time.perf_counter() - start)
-    base = statistics.median(seconds["bare loop"])
+    names = list(variants)
+    for round_number in range(1, args.repeats + 1):
+        shift = round_number % len(names)  # each variant takes each place in the round in turn
+        for name in names[shift:] + names[:shift]:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            accuracies[name] = variants[name]()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
+        print(f"round {round_number}/{args.repeats} (wall s): " + ", ".join(f"{name} {times[-1]:.3f}"
+                                                                        for name, times in wall.items()),
+              file=sys.stderr, flush=True)  # on a busy machine, what a cut-short run leaves
     print(f"digits MLP, {args.epochs} epochs, {args.repeats} runs each, {threads} thread(s), "
           f"torch {torch.__version__}")
-    print(f"{'variant':30s} {'median s':>9s} {'min s':>7s} {'overhead':>9s} {'val acc':>8s}")
-    for name, times in seconds.items():
-        median = statistics.median(times)
-        overhead = "" if name == "bare loop" else f"{100 * (median - base) / base:+.1f} %"
-        print(f"{name:30s} {median:9.3f} {min(times):7.3f} {overhead:>9s} {accuracies[name]:8.3f}")
+    print(f"{'variant':28s} {'wall s':>7s} {'overhead (lowest, highest)':>29s} {'CPU s':>7s} "
+          f"{'overhead (lowest, highest)':>29s} {'val acc':>8s}")
+    for name in names:
+        print(f"{name:28s} {_median_and_overhead(wall, name)} {_median_and_overhead(cpu, name)} "
+              f"{accuracies[name]:8.3f}")
     return 0
 
 

@@ -58,6 +58,58 @@ def test_seeding_twice_gives_identical_tensors():
     assert not torch.equal(first[0], torch.randn(5))
 
 
+@pytest.fixture
+def kernel_flags():
+    """Put torch's determinism flags back as they were: other tests rely on strict mode."""
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    yield
+    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[2:]
+
+
+def strict_flags() -> bool | None:
+    """True when torch is in strict mode, False in fast mode, None for a mixture (a bug)."""
+    flags = (torch.are_deterministic_algorithms_enabled(), not torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.deterministic)
+    return flags[0] if len(set(flags)) == 1 else None
+
+
+def test_seeding_is_strict_in_the_quick_profile_and_under_the_tests(outside_tests, monkeypatch, kernel_flags):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(env.PROFILE_VARIABLE, "quick")
+    assert env.seed_everything(0) is True and strict_flags() is True
+    monkeypatch.setenv(env.PROFILE_VARIABLE, "full")
+    monkeypatch.setenv(env.TESTING_VARIABLE, "1")  # the tests always run quick, whatever is asked
+    assert env.seed_everything(0) is True and strict_flags() is True
+
+
+def test_seeding_is_fast_in_the_full_profile_on_a_gpu_unless_strict_is_asked_for(outside_tests, monkeypatch,
+                                                                                  kernel_flags):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(env.PROFILE_VARIABLE, "full")
+    monkeypatch.delenv(env.DETERMINISTIC_VARIABLE, raising=False)
+    assert env.seed_everything(0) is False and strict_flags() is False
+    assert env.seed_everything(0, deterministic=True) is True and strict_flags() is True
+    monkeypatch.setenv(env.DETERMINISTIC_VARIABLE, "1")
+    assert env.seed_everything(0) is True and strict_flags() is True
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # full on a CPU: nothing to gain
+    monkeypatch.delenv(env.DETERMINISTIC_VARIABLE)
+    assert env.seed_everything(0) is True and strict_flags() is True
+
+
+def test_setup_says_when_kernels_are_fast(outside_tests, monkeypatch, kernel_flags, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(env.PROFILE_VARIABLE, "full")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    before = torch.get_num_threads()
+    try:
+        env.setup()
+    finally:
+        torch.set_num_threads(before)
+    assert "Fast GPU kernels (cuDNN benchmark, non-deterministic)" in capsys.readouterr().out
+
+
 def test_device_falls_back_to_cpu(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -1,9 +1,16 @@
-"""utils/training.py: fit()'s history, scheduler order, early stopping, atomic checkpoints and an
-exact resume; evaluate() and accuracy(); plot_history(). Tiny models on tiny data: fast."""
+"""utils/training.py and utils/checkpoints.py: fit()'s history, scheduler order, early stopping,
+restore_best, sums on the device, clipping, precision, freezing, atomic checkpoints, an exact resume
+and the messages when a resume does not fit; evaluate() and accuracy(); plot_history().
+Tiny models on tiny data: fast."""
+import collections
 import io
 import math
+import os
 import random
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -15,9 +22,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from utils import training  # noqa: E402
 from utils.plots import plot_history  # noqa: E402
-from utils.training import (CheckpointError, History, TrainingInterrupted, accuracy, evaluate, fit,  # noqa: E402
-                            load_checkpoint, save_checkpoint)
+from utils.training import (CheckpointError, History, Precision, accuracy, choose_precision,  # noqa: E402
+                            evaluate, fit, freeze, load_checkpoint, save_checkpoint, simulate_lost_session,
+                            unfreeze)
 
 SCHEDULER_WARNING = "lr_scheduler.step()` before `optimizer.step()"
 
@@ -43,9 +52,12 @@ def without_seconds(history):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
-def test_accuracy_is_the_fraction_of_correct_argmaxes():
+def test_accuracy_is_the_fraction_of_correct_argmaxes_as_a_tensor_usable_as_a_number():
     logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, -1.0], [0.0, 1.0]])
-    assert accuracy(logits, torch.tensor([0, 1, 1, 1])) == 0.75
+    value = accuracy(logits, torch.tensor([0, 1, 1, 1]))
+    assert torch.is_tensor(value) and value.ndim == 0  # fit() sums it without leaving the device
+    assert float(value) == 0.75 and value.item() == 0.75 and f"{value:.2f}" == "0.75"
+    assert float(accuracy(logits[:3], torch.tensor([0, 1, 1]))) == 2 / 3  # exact: Python's own 2 / 3
 
 
 def test_history_holds_one_row_per_epoch():
@@ -139,27 +151,35 @@ def test_early_stopping_waits_patience_epochs_after_the_best(capsys):
     model, optimizer = model_and_optimizer()
     constant = lambda out, y: 0.5  # noqa: E731  never improves after epoch 1
     history = fit(model, train, val, epochs=10, optimizer=optimizer, metric=constant,
-                  monitor="val_metric", mode="max", early_stopping=2)
+                  monitor="val_metric", mode="max", early_stopping=2, restore_best=True)
     assert history.stopped_early and len(history) == 3 and history.best["epoch"] == 1
     assert "has not improved for 2 epochs" in capsys.readouterr().out
-    steady = fit(model, train, val, epochs=4, optimizer=optimizer, early_stopping=10, progress=False)
+    steady = fit(model, train, val, epochs=4, optimizer=optimizer, early_stopping=10, restore_best=True,
+                 progress=False)
     assert not steady.stopped_early and len(steady) == 4
 
 
-def run_with_checkpoints(folder, *, epochs=6, interrupt_after=None, resume=False, seed=0):
+def run_with_checkpoints(folder, *, epochs=6, resume=False, seed=0):
     train, val = loaders(seed=0)
     model, optimizer = model_and_optimizer(seed=seed)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
-                  checkpoint_dir=folder, resume=resume, interrupt_after=interrupt_after, progress=False)
+                  checkpoint_dir=folder, resume=resume, progress=False)
     return model, optimizer, history
 
 
-def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path):
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(tmp_path, capsys):
     model, optimizer, history = run_with_checkpoints(tmp_path / "whole")
-    with pytest.raises(TrainingInterrupted, match="resume=True") as lost:
-        run_with_checkpoints(tmp_path / "split", interrupt_after=2)
-    assert len(lost.value.history) == 2
+    after_fit = []
+    with simulate_lost_session(after_epoch=2) as lost:
+        try:
+            run_with_checkpoints(tmp_path / "split")
+        except Exception:  # noqa: BLE001  a lost session cannot be caught like an error
+            pytest.fail("simulate_lost_session raised an Exception")
+        after_fit.append("ran")
+    assert len(lost.history) == 2 and not after_fit  # the rest of the block was skipped, as in a lost kernel
+    assert "Session lost after epoch 2 (simulated)" in capsys.readouterr().out
+    assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["epoch"] == 2
     torch.manual_seed(99), np.random.seed(99), random.seed(99)  # a new session's streams differ
     resumed_model, resumed_optimizer, resumed = run_with_checkpoints(tmp_path / "split", resume=True, seed=7)
     assert without_seconds(resumed) == without_seconds(history)  # identical, not just close
@@ -217,7 +237,8 @@ def test_resume_with_a_different_model_says_so(tmp_path):
     run_with_checkpoints(tmp_path, epochs=1)
     train, val = loaders()
     wider, optimizer = model_and_optimizer(width=32)
-    with pytest.raises(CheckpointError, match="different model.*size mismatch.*new checkpoint_dir"):
+    with pytest.raises(CheckpointError, match=r"different model: size mismatch for 0\.weight: \(16, 8\) in "
+                                              r"the checkpoint, \(32, 8\) in this model.*new checkpoint_dir"):
         fit(wider, train, val, epochs=2, optimizer=optimizer, checkpoint_dir=tmp_path, resume=True)
 
 
@@ -254,7 +275,8 @@ def test_amp_on_the_cpu_is_a_note_and_float32(capsys):
 def test_without_validation_the_monitor_falls_back_to_training():
     train, _ = loaders()
     model, optimizer = model_and_optimizer()
-    history = fit(model, train, None, epochs=2, optimizer=optimizer, early_stopping=5, progress=False)
+    history = fit(model, train, None, epochs=2, optimizer=optimizer, early_stopping=5, restore_best=True,
+                  progress=False)
     assert history.monitor == "train_loss" and math.isnan(history[0]["val_loss"])
 
 
@@ -290,3 +312,377 @@ def test_plot_history_draws_train_and_val_per_metric():
     assert len(plot_history(history, metrics=("lr",), title="lr").axes) == 1
     with pytest.raises(ValueError, match="no column"):
         plot_history(history, metrics=("f1",))
+
+
+# ------------------------------------------------------------------ sums on the device
+
+READS_FROM_THE_DEVICE = ("item", "tolist", "__float__", "__int__", "__bool__")
+
+
+@pytest.mark.parametrize("metric", [accuracy, lambda out, y: 0.5], ids=["tensor metric", "float metric"])
+def test_losses_and_metrics_are_read_once_per_epoch_not_per_batch(monkeypatch, metric):
+    reads = collections.Counter()
+    for name in READS_FROM_THE_DEVICE:  # each of these waits for a GPU to finish its queue
+        def spy(tensor, *args, _real=getattr(torch.Tensor, name), _name=name, **kwargs):
+            reads[_name] += 1
+            return _real(tensor, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    totals = []
+    for n_train in (100, 300):  # 7 and 19 batches per epoch
+        train, val = loaders(n_train=n_train)
+        model, optimizer = model_and_optimizer()
+        reads.clear()
+        fit(model, train, val, epochs=2, optimizer=optimizer, metric=metric, progress=False)
+        totals.append(dict(reads))
+    assert totals[0] == totals[1]  # as many reads for 19 batches as for 7: none per batch
+
+
+def test_a_metric_may_return_a_float_or_a_tensor():
+    as_float = lambda out, y: float(accuracy(out, y))  # noqa: E731
+    runs = []
+    for metric in (accuracy, as_float):
+        train, val = loaders()
+        model, optimizer = model_and_optimizer()
+        runs.append(without_seconds(fit(model, train, val, epochs=2, optimizer=optimizer, metric=metric,
+                                        progress=False)))
+    assert runs[0] == runs[1]
+    train, val = loaders()
+    model, optimizer = model_and_optimizer()
+    per_example = lambda out, y: (out.argmax(1) == y).float()  # noqa: E731  forgot the mean
+    with pytest.raises(ValueError, match=r"returned a tensor of shape \(16,\): it must return one number per batch"):
+        fit(model, train, val, epochs=1, optimizer=optimizer, metric=per_example, progress=False)
+    with pytest.raises(ValueError, match="returned str 'high': it must return one number per batch"):
+        fit(model, train, val, epochs=1, optimizer=optimizer, metric=lambda out, y: "high", progress=False)
+
+
+# ----------------------------------------------------------------- back to the best epoch
+
+def stops_early(folder=None, **options):
+    """Early stopping on a metric that never improves after epoch 1: the best epoch is 1, the last 3."""
+    train, val = loaders()
+    model, optimizer = model_and_optimizer()
+    history = fit(model, train, val, epochs=10, optimizer=optimizer, metric=lambda out, y: 0.5,
+                  monitor="val_metric", mode="max", early_stopping=2, checkpoint_dir=folder, progress=False,
+                  **options)
+    return model, history
+
+
+def weights_after_one_epoch():
+    train, val = loaders()
+    model, optimizer = model_and_optimizer()
+    fit(model, train, val, epochs=1, optimizer=optimizer, progress=False)
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("where", ["memory", "best.pt"])
+def test_restore_best_puts_the_best_epochs_weights_back(tmp_path, monkeypatch, where):
+    loaded = []
+    real_load = training.load_checkpoint
+    monkeypatch.setattr(training, "load_checkpoint", lambda path, *a, **k: loaded.append(path) or real_load(path, *a, **k))
+    model, history = stops_early(tmp_path if where == "best.pt" else None, restore_best=True)
+    assert history.stopped_early and history.best["epoch"] == 1 and len(history) == 3
+    best = weights_after_one_epoch()
+    assert all(torch.equal(best[name], tensor) for name, tensor in model.state_dict().items())
+    assert loaded == ([tmp_path / "best.pt"] if where == "best.pt" else [])
+
+
+def test_early_stopping_without_a_way_back_to_the_best_warns(tmp_path):
+    with pytest.warns(UserWarning, match="keeps the last epoch's weights, 2 epochs past the best. Pass "
+                                         "restore_best=True"):
+        model, _ = stops_early()
+    best = weights_after_one_epoch()
+    assert not all(torch.equal(best[name], tensor) for name, tensor in model.state_dict().items())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither with restore_best nor with best.pt on disk
+        stops_early(restore_best=True)
+        stops_early(tmp_path)
+
+
+# ------------------------------------------------------------------ the learning rate per step
+
+def test_the_learning_rate_of_every_step_is_logged_with_one_cycle(tmp_path):
+    epochs, steps = 4, 7  # 100 training rows in batches of 16
+
+    def one_cycle(optimizer):
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=epochs * steps)
+
+    def run(**options):
+        train, val = loaders()
+        model, optimizer = model_and_optimizer()
+        return fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=one_cycle(optimizer),
+                   scheduler_step="batch", progress=False, **options)
+    history = run()
+    _, optimizer = model_and_optimizer()
+    scheduler, expected = one_cycle(optimizer), []
+    for _ in range(epochs * steps):  # the schedule itself, stepped by hand
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert history.lr_steps == expected and max(expected) == pytest.approx(0.5, rel=0.01)
+    assert history.column("lr") == expected[::steps]  # the row keeps each epoch's first
+    with simulate_lost_session(after_epoch=2):
+        run(checkpoint_dir=tmp_path)
+    assert run(checkpoint_dir=tmp_path, resume=True).lr_steps == expected  # kept in the checkpoint
+    train, val = loaders()
+    model, optimizer = model_and_optimizer()
+    assert fit(model, train, val, epochs=1, optimizer=optimizer, progress=False).lr_steps == []
+
+
+# ----------------------------------------------------------------------------- freezing
+
+def with_batch_norm():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                         nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def train_briefly(model):
+    train, val = loaders()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    fit(model, train, val, epochs=2, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    return {name for name, tensor in model.state_dict().items() if not torch.equal(before[name], tensor)}
+
+
+def test_a_frozen_batch_norm_keeps_its_running_statistics():
+    model = with_batch_norm()
+    freeze(model[:3])  # a slice is a new Sequential, but it holds the model's own layers
+    changed = train_briefly(model)
+    assert not changed & {"0.weight", "1.weight", "1.running_mean", "1.running_var", "1.num_batches_tracked"}
+    assert {"3.weight", "4.running_mean", "4.running_var"} <= changed
+    assert not model[1].weight.requires_grad and model[4].weight.requires_grad
+
+
+def test_unfreeze_trains_a_part_of_a_frozen_model_again():
+    model = with_batch_norm()
+    freeze(model)
+    unfreeze(model[3:])  # as chapter 13 unfreezes layer4 of a frozen backbone
+    changed = train_briefly(model)
+    assert not changed & {"0.weight", "1.running_mean", "1.running_var"}
+    assert {"3.weight", "4.running_mean", "6.weight"} <= changed
+
+
+def test_requires_grad_false_alone_lets_batch_norm_drift_and_fit_says_so():
+    model = with_batch_norm()
+    for parameter in model[:3].parameters():
+        parameter.requires_grad_(False)
+    with pytest.warns(UserWarning, match=r"batch norm 1 has requires_grad=False, but in train mode it still "
+                                         r"updates its running statistics.*freeze\(module\)"):
+        changed = train_briefly(model)
+    assert {"1.running_mean", "1.running_var"} <= changed and "1.weight" not in changed
+
+
+# ------------------------------------------------------------------- gradient clipping
+
+def gradient_norms_at_each_step(optimizer) -> list:
+    """Record the total gradient norm that each optimizer.step() sees."""
+    norms, real_step = [], optimizer.step
+
+    def recording_step(*args, **kwargs):
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+        return real_step(*args, **kwargs)
+    optimizer.step = recording_step
+    return norms
+
+
+def clipped_run(clip_grad_norm, **options) -> list:
+    train, val = loaders()
+    model, optimizer = model_and_optimizer(lr=0.5)
+    norms = gradient_norms_at_each_step(optimizer)
+    fit(model, train, val, epochs=2, optimizer=optimizer, clip_grad_norm=clip_grad_norm, progress=False, **options)
+    return norms
+
+
+def test_clip_grad_norm_bounds_the_gradient_norm_of_every_step():
+    free, clipped = clipped_run(None), clipped_run(0.05)
+    assert free[0] > 0.05 and max(free) > 0.1  # without clipping the bound would be broken
+    assert max(clipped) <= 0.05 * (1 + 1e-5)
+    assert clipped[0] == pytest.approx(0.05, rel=1e-4)  # the same first batch, scaled down to the bound
+    with pytest.raises(ValueError, match="clip_grad_norm=0: the largest gradient norm, a positive number"):
+        clipped_run(0)
+
+
+class SpyScaler:
+    """A real GradScaler (on the CPU, scale 1024) that writes down the order of its calls."""
+
+    def __init__(self, calls):
+        self.real, self.calls = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10), calls
+
+    def scale(self, loss):
+        self.calls.append("scale")
+        return self.real.scale(loss)
+
+    def unscale_(self, optimizer):
+        self.calls.append("unscale_")
+        self.real.unscale_(optimizer)
+
+    def step(self, optimizer):
+        self.calls.append("step")
+        return self.real.step(optimizer)
+
+    def update(self):
+        self.calls.append("update")
+        self.real.update()
+
+    def get_scale(self):
+        return self.real.get_scale()
+
+
+@pytest.mark.parametrize("clip", [0.05, None])
+def test_under_a_grad_scaler_gradients_are_unscaled_before_clipping(monkeypatch, clip):
+    calls = []
+    real_clip = nn.utils.clip_grad_norm_
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", lambda *a, **k: calls.append("clip") or real_clip(*a, **k))
+    monkeypatch.setattr(training, "choose_precision", lambda amp, device: Precision(None, scaler=True))
+    monkeypatch.setattr(training, "_grad_scaler", lambda: SpyScaler(calls))
+    norms = clipped_run(clip, amp="fp16")
+    one_step = ["scale", "unscale_", "clip", "step", "update"] if clip else ["scale", "step", "update"]
+    assert calls == one_step * 14  # 7 batches, 2 epochs
+    if clip:  # clipped after unscaling: the bound holds for the true gradients (not 1024 times smaller)
+        assert max(norms) <= 0.05 * (1 + 1e-5) and norms[0] == pytest.approx(0.05, rel=1e-4)
+
+
+# ----------------------------------------------------------------------------- precision
+
+@pytest.mark.parametrize("amp, native_bf16, dtype, scaler", [
+    (False, True, None, False),
+    (True, True, torch.bfloat16, False),  # bfloat16 has float32's range: no GradScaler
+    (True, False, torch.float16, True),
+    ("bf16", True, torch.bfloat16, False),
+    ("bf16", False, torch.float16, True),
+    ("fp16", True, torch.float16, True),
+])
+def test_precision_on_a_cuda_gpu(monkeypatch, amp, native_bf16, dtype, scaler):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native_bf16)
+    chosen = choose_precision(amp, torch.device("cuda"))  # a device object needs no GPU
+    assert (chosen.dtype, chosen.scaler) == (dtype, scaler)
+    assert (chosen.note is not None) == (amp == "bf16" and not native_bf16)
+
+
+def test_emulated_bfloat16_is_not_chosen(monkeypatch):
+    """A T4 runs bfloat16 only by emulation, slower than float16: is_bf16_supported() says True there."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert choose_precision(True, "cuda").dtype == torch.float16
+
+
+def test_precision_without_a_cuda_gpu_is_float32_with_a_note():
+    for device in ("cpu", "mps"):
+        chosen = choose_precision(True, device)
+        assert (chosen.dtype, chosen.scaler) == (None, False) and f"on {device} training runs in float32" in chosen.note
+    assert choose_precision(False, "cpu") == Precision(None, scaler=False)
+    with pytest.raises(ValueError, match="amp='float16': choose False, True .*'bf16' or 'fp16'"):
+        choose_precision("float16", "cpu")
+
+
+# --------------------------------------------------------------------------- a lost session
+
+def test_a_lost_session_that_never_comes_says_so(tmp_path, capsys):
+    with simulate_lost_session(after_epoch=6) as lost:
+        run_with_checkpoints(tmp_path, epochs=6)  # epoch 6 is the last: nothing left to lose
+    assert lost.history is None and "nothing was lost" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="after_epoch=0: the epoch after which the session is lost"):
+        with simulate_lost_session(after_epoch=0):
+            pass
+
+
+# ------------------------------------------------------------------- stale temporary files
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_save(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".last.pt.{gone.pid}.tmp"
+        busy = tmp_path / f".last.pt.{running.pid}.tmp"  # a writer still at work: not ours to delete
+        other = tmp_path / f".best.pt.{gone.pid}.tmp"  # another file's: its own next save removes it
+        for path in (stale, busy, other):
+            path.write_bytes(b"half a checkpoint")
+        save_checkpoint({"epoch": 1}, tmp_path / "last.pt")
+        assert not stale.exists() and busy.exists() and other.exists()
+    finally:
+        running.kill()
+        running.wait()
+
+
+# -------------------------------------------------------- a resume that differs from the run
+
+def train_with(folder, *, epochs=2, optimizer="SGD", lr=0.1, weight_decay=0.0, two_groups=False,
+               scheduler="StepLR", monitor="val_loss", mode="min", resume=False):
+    train, val = loaders()
+    model, _ = model_and_optimizer()
+    params = ([{"params": model[0].parameters()}, {"params": model[3].parameters()}] if two_groups
+              else model.parameters())
+    optimizer = getattr(torch.optim, optimizer)(params, lr=lr, weight_decay=weight_decay)
+    schedulers = {"StepLR": lambda: torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5),
+                  "CosineAnnealingLR": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4),
+                  None: lambda: None}
+    return fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=schedulers[scheduler](),
+               monitor=monitor, mode=mode, checkpoint_dir=folder, resume=resume, progress=False)
+
+
+@pytest.mark.parametrize("first, then, message", [
+    ({}, {"optimizer": "Adam"}, r"it was written with the optimizer SGD, and this call's optimizer is Adam\. "
+                                r"Resuming would silently continue with the checkpoint's optimizer state"),
+    ({}, {"two_groups": True}, r"its optimizer had 1 parameter group\(s\) of \[4\] tensors, and this call's "
+                               r"has 2 of \[2, 2\]\. .*Create the optimizer exactly as in the interrupted run"),
+    ({}, {"weight_decay": 1e-4}, r"its optimizer's parameter group 0 had weight_decay=0\.0, and this call's has weight_decay=0\.0001"),
+    ({"scheduler": None}, {"lr": 0.05}, r"its optimizer's parameter group 0 had lr=0\.1, and this call's has lr=0\.05"),
+    ({}, {"scheduler": None}, r"it was written with a StepLR scheduler stepped per epoch, and this call has no "
+                              r"scheduler\. Pass the same scheduler and scheduler_step"),
+    ({"scheduler": None}, {"scheduler": "StepLR"}, r"it was written with no scheduler, and this call has a StepLR "
+                                                   r"scheduler stepped per epoch\. Pass the same scheduler"),
+    ({}, {"scheduler": "CosineAnnealingLR"}, r"it was written with a StepLR scheduler stepped per epoch, and "
+                                             r"this call has a CosineAnnealingLR scheduler stepped per epoch"),
+    ({}, {"monitor": "val_metric", "mode": "max"}, r"its best\.pt was chosen by monitor='val_loss', mode='min', and "
+                                                   r"this call asks for monitor='val_metric', mode='max'\. Use the same"),
+    ({}, {"epochs": 1}, r"it already holds 2 epochs, and this call asks for epochs=1\. Ask for epochs=2 or more "
+                        r"\(epochs=2 returns the finished run at once\), or start afresh in a new checkpoint_dir"),
+], ids=["optimizer type", "parameter groups", "optimizer settings", "learning rate", "scheduler dropped",
+        "scheduler added", "scheduler type", "monitor and mode", "fewer epochs"])
+def test_a_resume_that_differs_from_the_interrupted_run_is_refused_with_what_differs(tmp_path, first, then, message):
+    train_with(tmp_path, **first)
+    written = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=r"cannot resume from .*last\.pt: " + message):
+        train_with(tmp_path, **{"epochs": 4, **first, **then, "resume": True})
+    assert (tmp_path / "last.pt").read_bytes() == written  # nothing trained, nothing overwritten
+
+
+def test_a_resume_with_more_epochs_continues(tmp_path, capsys):
+    train_with(tmp_path, epochs=2)
+    assert len(train_with(tmp_path, epochs=3, resume=True)) == 3
+    assert "Resuming from" in capsys.readouterr().out
+
+
+def test_loading_into_a_different_optimizer_says_so(tmp_path):
+    train_with(tmp_path)
+    model, _ = model_and_optimizer()
+    with pytest.raises(CheckpointError, match=r"does not fit this optimizer: it was written with the optimizer SGD, "
+                                              r"and this call's optimizer is Adam\. Use the same optimizer"):
+        load_checkpoint(tmp_path / "last.pt", model, optimizer=torch.optim.Adam(model.parameters()))
+
+
+def test_a_checkpoint_dir_that_is_a_file_says_so(tmp_path):
+    (tmp_path / "run.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"checkpoint_dir='.*run\.pt' is a file, not a folder\. Give the "
+                                              r"path of a folder .*'.*run_checkpoints'"):
+        train_with(tmp_path / "run.pt")
+
+
+def test_a_checkpoint_dir_that_cannot_be_created_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(CheckpointError, match=r"checkpoint_dir='.*notes\.txt/run' cannot be created \(Not a "
+                                              r"directory\)\. Choose a folder in a place you can write to"):
+        train_with(tmp_path / "notes.txt" / "run")
+
+
+def test_a_checkpoint_dir_that_cannot_be_written_says_so(tmp_path):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    if os.access(read_only, os.W_OK):  # root writes anywhere, but not into /proc
+        read_only = Path("/proc/self")
+        if not read_only.is_dir():
+            pytest.skip("running as an administrator, and there is no /proc to try instead")
+    with pytest.raises(CheckpointError, match=r"checkpoint_dir='.*' cannot be written \(.+\)\. Choose a folder "
+                                              r"you can write to"):
+        train_with(read_only)

@@ -28,6 +28,7 @@ from utils.versions import PYTHON_MINIMUM, check_versions  # noqa: E402
 PROFILES = ("quick", "full")
 PROFILE_VARIABLE = "COURSE_PROFILE"
 TESTING_VARIABLE = "COURSE_TESTING"
+DETERMINISTIC_VARIABLE = "COURSE_DETERMINISTIC"
 
 
 def under_tests() -> bool:
@@ -111,19 +112,34 @@ def choose_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and PyTorch and ask for deterministic kernels (chapter 00).
+def _strict_by_default() -> bool:
+    """Strict kernels, except in the full profile on a CUDA GPU (unless $COURSE_DETERMINISTIC=1)."""
+    if os.environ.get(DETERMINISTIC_VARIABLE, "") not in ("", "0"):
+        return True
+    return not (profile().name == "full" and torch.cuda.is_available())
 
-    Two runs with the same seed give identical tensors on the CPU; on a GPU, PyTorch's
-    deterministic algorithms are used where they exist (a warning names any that do not).
+
+def seed_everything(seed: int = 0, *, deterministic: bool | None = None) -> bool:
+    """Seed Python, NumPy and PyTorch, and choose exact or fast kernels (chapter 00).
+
+    Strict (``deterministic=True``): PyTorch's deterministic algorithms where they exist (a
+    warning names any that do not), no cuDNN benchmarking; two runs give identical numbers.
+    Fast (``False``): ``cudnn.benchmark=True`` picks the quickest convolution algorithm for each
+    shape, and non-deterministic kernels are allowed; a GPU run may then differ in the last digits.
+    ``None`` (what ``setup()`` uses) decides by profile: strict in the quick profile (so always
+    under the tests) and without a CUDA GPU; fast in the full profile on a CUDA GPU, unless
+    $COURSE_DETERMINISTIC=1 asks for strict. Returns True when strict.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
+    strict = _strict_by_default() if deterministic is None else bool(deterministic)
+    if strict:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(strict, warn_only=True)
+    torch.backends.cudnn.benchmark = not strict
+    torch.backends.cudnn.deterministic = strict
+    return strict
 
 
 def configure_threads() -> int:
@@ -169,11 +185,12 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Environment:
     """Prepare a notebook in one call: threads, seeds, device, profile, version check.
 
     Built in chapter 00; the first code cell of every notebook calls it. Prints where the
-    notebook runs, the device, the profile and why, and every package that differs from the
-    tested set together with the command that fixes it.
+    notebook runs, the device, the profile and why, whether GPU kernels are fast rather than
+    exact (see ``seed_everything``), and every package that differs from the tested set together
+    with the command that fixes it.
     """
     threads = configure_threads()
-    seed_everything(seed)
+    strict = seed_everything(seed)
     apply_style()
     device = choose_device()
     chosen = profile()
@@ -183,6 +200,9 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Environment:
     if not quiet:
         print(f"Running on {where} · device {device} · {threads} CPU thread(s) · seed {seed}")
         print(f"Profile {chosen.name} ({chosen.reason})")
+        if not strict:
+            print(f"Fast GPU kernels (cuDNN benchmark, non-deterministic): reruns may differ in the last "
+                  f"digits; set {DETERMINISTIC_VARIABLE}=1 before setup() for exact repeats.")
         py = _platform.python_version()
         print(("✓" if python_ok else "✗") + f" Python {py}"
               + ("" if python_ok else f": the course needs {PYTHON_MINIMUM[0]}.{PYTHON_MINIMUM[1]} or newer"))
