@@ -14,6 +14,7 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.data``       data sets for the quick and full profiles, splits and loaders (chapter 05)
 - ``utils.download``   downloads with checksum, retries, resume and atomic rename (chapter 05)
 - ``utils.training``   ``fit()``: train, validate, keep the best checkpoint, resume (chapter 05)
+- ``utils.checkpoints`` atomic checkpoints, and resuming only what matches the run (chapter 05)
 - ``utils.counting``   parameters, multiply-accumulates and receptive fields, layer by layer (chapter 08)
 - ``utils.cnn``        LeNet-5 and a VGG builder (chapter 09)
 - ``utils.resnet``     BasicBlock, Bottleneck, ResNets and their plain twins (chapter 10)
