@@ -273,8 +273,8 @@ q2 = Question("q2", "weight layers and parameters of a ResNet", chapter=CHAPTER,
         Mistake(_wrong_size(fc_bias=False), "the fully connected layer has a bias: one per class",
                 "全连接层有偏置：每个类别一个"),
         Mistake(_wrong_size(expand_fc=False), "the classifier reads the last stage's output channels, which for "
-                                              "Bottlenecks are 4 × the width (2048 in ResNet-50, not 512)",
-                "分类器读取的是最后一个阶段的输出通道数，对 Bottleneck 而言是宽度的 4 倍（ResNet-50 中是 2048，而不是 512）"),
+                                              "Bottlenecks are 4 × the stage's width",
+                "分类器读取的是最后一个阶段的输出通道数，对 Bottleneck 而言是该阶段宽度的 4 倍"),
         Mistake(_wrong_size(stem=3), "the ImageNet stem is a 7×7 convolution, not a 3×3 one",
                 "ImageNet 版本的起始层是 7×7 卷积，而不是 3×3"),
         Mistake(_wrong_size(conv_bias=True), "the convolutions of a ResNet have no bias (bias=False): the batch "
@@ -375,9 +375,9 @@ q3 = Question("q3", "the shape after each stage", chapter=CHAPTER, checker=funct
                                                         "start with a stride-2 block (the stem has already "
                                                         "downsampled)",
                 "第一个阶段保持尺寸不变：只有第 2、3……阶段以步幅 2 的块开始（起始层已经下采样过了）"),
-        Mistake(_wrong_shapes(expand=False), "a Bottleneck's output has 4 × its width in channels (the last 1×1 "
-                                             "convolution widens it), so ResNet-50's stage 1 ends with 256 channels",
-                "Bottleneck 输出的通道数是其宽度的 4 倍（最后的 1×1 卷积把它加宽），所以 ResNet-50 第 1 阶段输出 256 个通道"),
+        Mistake(_wrong_shapes(expand=False), "a Bottleneck's output has 4 × its width in channels: its last 1×1 "
+                                             "convolution widens them",
+                "Bottleneck 输出的通道数是其宽度的 4 倍：它最后的 1×1 卷积把通道加宽了"),
         Mistake(_wrong_shapes(expand_stem=True), "the stem has widths[0] output channels, also in a Bottleneck "
                                                  "network: the ×4 comes from the blocks",
                 "起始层输出 widths[0] 个通道，在 Bottleneck 网络中也是如此：×4 来自各个块"),
