@@ -174,9 +174,8 @@ q2 = Question("q2", "a stack of 3×3 convolutions against one large kernel", cha
     mistakes=[
         Mistake(_stack_variant(field=lambda n: 3 * n),
                 "stacked 3×3 windows overlap: each layer at stride 1 widens the receptive field by 2 pixels, not "
-                "3 (chapter 08's recurrence), so n layers see 2n + 1",
-                "叠起来的 3×3 窗口相互重叠：步幅为 1 的每一层只让感受野扩大 2 个像素，而不是 3（第 08 章的递推式），"
-                "所以 n 层看到 2n + 1"),
+                "3 (chapter 08's recurrence)",
+                "叠起来的 3×3 窗口相互重叠：步幅为 1 的每一层只让感受野扩大 2 个像素，而不是 3（第 08 章的递推式）"),
         Mistake(_stack_variant(reads_input=True),
                 "only the first layer of the stack reads c_in channels; every later layer reads the c_out channels "
                 "the layer before it produced",
@@ -255,10 +254,9 @@ q3 = Question("q3", "an Inception module's channels and costs", chapter=CHAPTER,
            Case(256, 96, 64, 128, 32, 48, 16, 12, hidden=True)],
     mistakes=[
         Mistake(_inception_variant(out=lambda n, c1, c3r, c3, c5r, c5, pp: c1 + c3r + c3 + c5r + c5 + pp),
-                "the 1×1 reductions are used up inside their branches: only each branch's last output is "
-                "concatenated, c1 + c3 + c5 + pool_proj channels",
-                "1×1 降维的输出在各自分支内部就被用掉了：只有每个分支最后的输出才被拼接起来，"
-                "共 c1 + c3 + c5 + pool_proj 个通道"),
+                "the 1×1 reductions are used up inside their branches: only the output of each branch's last "
+                "layer is concatenated",
+                "1×1 降维的输出在各自分支内部就被用掉了：只有每个分支最后一层的输出才被拼接起来"),
         Mistake(_inception_variant(projection=False),
                 "the pool branch ends in a 1×1 projection to pool_proj channels; without it (the paper's 'naive' "
                 "module) the max-pool would pass all in_channels on and the width would grow at every module",
@@ -269,9 +267,9 @@ q3 = Question("q3", "an Inception module's channels and costs", chapter=CHAPTER,
                 "that is what makes them cheap",
                 "3×3 和 5×5 卷积读取的是 1×1 降维后的少量通道，而不是模块的输入：正是这一点让它们变便宜"),
         Mistake(_inception_variant(k5=9),
-                "the paper's fifth branch is a 5×5 convolution, 25 weights per channel pair; a 3×3 there is "
-                "torchvision's version, a known bug kept for its pretrained weights",
-                "论文的第三条分支是 5×5 卷积，每对通道 25 个权重；那里用 3×3 是 torchvision 的版本，"
+                "the paper's third branch ends in a 5×5 convolution, 25 weights per pair of channels; a 3×3 there "
+                "is torchvision's version, a known bug kept for its pretrained weights",
+                "论文的第三条分支最后是 5×5 卷积，每对通道 25 个权重；那里用 3×3 是 torchvision 的版本，"
                 "一个为了兼容预训练权重而保留的已知错误"),
         Mistake(_inception_variant(k5=9, bias=0, bn=2),
                 "that is torchvision's block: a 3×3 where the paper has a 5×5, and batch norm (2 parameters per "
