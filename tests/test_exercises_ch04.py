@@ -4,7 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tests.exercise_testing import report_only, verdict  # noqa: F401  (report_only is an autouse fixture)
+from tests.exercise_testing import report_only  # noqa: F401  (an autouse fixture)
 from utils.exercises import ch04 as ex
 
 
