@@ -306,6 +306,10 @@ def test_no_reference_answer_is_flagged(path):
     ("def f(): pass\nf.__globals__['x'] = 1", "uses .__globals__"),
     ("open('log.jsonl', 'a').write('{}')", "writes a file"),
     ("from pathlib import Path\nPath('x').write_text('1')", "writes a file"),
+    ("torch.save(model.state_dict(), 'utils/exercises/ch05.py')", "writes a file"),
+    ("def f(model, folder):\n    torch.save(model, Path(folder) / '../../utils/x.py')", "writes a file"),
+    ("def f(model, folder):\n    torch.save(model, Path('/tmp') / folder)", "writes a file"),
+    ("def f(model, folder):\n    Path(folder, 'x').write_text('1')", "writes a file"),
     ("import os\nos.environ['COURSE_CHECKS'] = 'report'", "uses os.environ"),
     ("from os import environ", "imports os.environ"),
     ("answer = ex.q1._reference", "mentions _reference"),
@@ -320,6 +324,12 @@ def test_no_reference_answer_is_flagged(path):
 ])
 def test_what_an_answer_has_no_need_for_is_flagged(source, flag):
     assert flag in scan(source)
+
+
+def test_saving_into_the_folder_the_function_was_given_is_left_alone():
+    source = ("def train(model, epochs, folder):\n    for epoch in range(epochs):\n"
+              "        torch.save(model.state_dict(), Path(folder) / f'epoch_{epoch:03d}.pt')")
+    assert scan(source) == []
 
 
 def test_ordinary_answers_are_left_alone():

@@ -6,7 +6,7 @@ each answer cell (in the grader's own process, outside the kernel) and names, in
 each, what an answer has no need for: reaching into the interpreter (``builtins``, ``sys``, ``gc``,
 ``ctypes``, ``inspect``, ``importlib``, ``exec``/``eval``, ``globals()``, dunder attributes),
 changing objects the cell did not create (``ex.q1.check = ...``, ``torch.allclose = ...``), writing
-files, the environment, the course's checking machinery (``utils.exercises``, ``expect``,
+files (except into a folder the answer's function was given), the environment, the course's checking machinery (``utils.exercises``, ``expect``,
 ``require``, ``Question``...), and the notebook's input history. The course's reference answers
 raise none of these (tests/test_grading.py).
 """
@@ -84,7 +84,7 @@ def _flags(node, alias: str, parents: dict) -> list[str]:
         return [f"mentions {word} in a string" for word in (*COURSE_MODULES, *COURSE_NAMES, CHANNEL)
                 if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", node.value)]
     if isinstance(node, ast.Call):
-        return ["writes a file"] if _writes(node) else []
+        return ["writes a file"] if _writes(node) and not _into_a_folder_it_was_given(node, parents) else []
     return []
 
 
@@ -126,6 +126,32 @@ def _attribute_flags(node: ast.Attribute) -> list[str]:
     if isinstance(node.value, ast.Name) and node.value.id == "os" and attr != "path":
         return [f"uses os.{attr}"]
     return []
+
+
+def _into_a_folder_it_was_given(call: ast.Call, parents: dict) -> bool:
+    """``torch.save(state, Path(folder) / name)`` inside ``def f(..., folder)``: the exercise asked for the file.
+
+    The path must start from one of the enclosing function's parameters and never climb out of it (no
+    ``..``, no absolute part); anything else that writes is flagged.
+    """
+    function = parents.get(call)
+    while function is not None and not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        function = parents.get(function)
+    if function is None or not isinstance(call.func, ast.Attribute) or call.func.attr != "save" \
+            or len(call.args) < 2:
+        return False
+    given = {arg.arg for arg in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)}
+    path = call.args[1]
+    base = path
+    while isinstance(base, ast.BinOp) and isinstance(base.op, ast.Div):
+        base = base.left
+    if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "Path" \
+            and len(base.args) == 1:
+        base = base.args[0]
+    climbs = any(isinstance(node, ast.Constant) and isinstance(node.value, str)
+                 and (".." in node.value or node.value.startswith(("/", "\\", "~")))
+                 for node in ast.walk(path))
+    return isinstance(base, ast.Name) and base.id in given and not climbs
 
 
 def _writes(call: ast.Call) -> bool:
