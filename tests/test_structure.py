@@ -84,6 +84,15 @@ def test_glossary_holds_every_key_term_with_one_chinese_name(capsys):
     assert main(["--check"]) == 0, capsys.readouterr().err
 
 
+def test_another_books_name_for_a_term_is_found_in_a_checker_message():
+    from scripts.glossary import stray_variants
+
+    message = 'Mistake(f, "no bias correction", "没有做偏差校正")'
+    assert stray_variants({"utils/exercises/ch06.py": message}) == [
+        "utils/exercises/ch06.py:1: 偏差校正 (the course writes 偏差修正)"]
+    assert stray_variants({"ch02 cell 3": "感知机 (also called 感知器)"}) == []
+
+
 def test_key_terms_are_read_from_the_table():
     from scripts.notebook_format import key_terms
 
