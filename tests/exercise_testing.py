@@ -59,6 +59,8 @@ def leaked_answers(question: Question) -> list[str]:
                 for digits in (2, 3, 4):
                     shown.add(str([round(v, digits) for v in numbers]))
             for v in numbers:
+                if float(v).is_integer() and abs(v) >= 100:  # a count: 61706, 61,706 or 61 706
+                    shown.update({f" {int(v)}", f" {int(v):,}", f" {int(v):,}".replace(",", " ")})
                 if not float(v).is_integer():
                     shown.update({f"{v:.3f}", f"{v:.4f}", f"{v:.3g}" if len(f"{v:.3g}") >= 4 else "~"})
     shown.discard("~")

@@ -398,6 +398,9 @@ def _check_seconds_per_call(fn):
     return _timing_table(_on_device(fn))
 
 
+_check_seconds_per_call.expected_results = _timing_table.expected_results  # its table's visible cases, for the leak test
+
+
 q3 = Question("q3", "a stopwatch for an asynchronous device", _check_seconds_per_call, chapter=CHAPTER,
               hint="The chapter's rules: pay the one-off costs before you start the clock, and wait for the device "
                    "before every reading of it. Then divide by the number of calls you timed.",

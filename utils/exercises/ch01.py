@@ -277,6 +277,9 @@ def _check_find_gate(fn):
     return _gate_table(_raising_value_error_is_wrong_here(fn))
 
 
+_check_find_gate.expected_results = _gate_table.expected_results  # its table's visible cases, for the leak test
+
+
 q2 = Question("q2", "a neuron for any two-input gate", _check_find_gate, chapter=CHAPTER,
               hint="Try small whole-number weights, and biases half-way between whole numbers (…, −1.5, −0.5, 0.5, "
                    "…) so that z is never exactly 0. If none fits, can any?",
@@ -340,6 +343,9 @@ _majority_table = function_checker(
 
 def _check_majority(fn):
     return _majority_table(_on_every_input(fn))
+
+
+_check_majority.expected_results = _majority_table.expected_results  # its table's visible cases, for the leak test
 
 
 q3 = Question("q3", "majority of n inputs", _check_majority, chapter=CHAPTER,

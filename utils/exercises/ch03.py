@@ -134,6 +134,9 @@ def _check_stable_sigmoid(fn):
     return _sigmoid_values(fn)
 
 
+_check_stable_sigmoid.expected_results = _sigmoid_values.expected_results  # its table's visible cases, for the leak test
+
+
 q1 = Question("q1", "a numerically stable sigmoid", _check_stable_sigmoid, chapter=CHAPTER,
               hint="Which exponential of z can never overflow, whatever the sign of z? Write σ(z) with that one "
                    "only, once for z ≥ 0 and once for z < 0. And remember that autograd differentiates everything "
