@@ -277,7 +277,7 @@ def mnist_loaders(batch_size: int = 128, *, image: bool = False, pad_to_32: bool
     """MNIST handwritten digits (70 000 28×28 images), exactly as ``fashion_mnist_loaders``.
 
     ``pad_to_32=True`` gives [N, 1, 32, 32] images, the 28×28 digit in a blank 2-pixel border:
-    the input LeNet-5 was built for (chapter 09). Introduced in chapter 05.
+    the input LeNet-5 was built for. Introduced in chapter 09.
     """
     from torchvision.datasets import MNIST
 
