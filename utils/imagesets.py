@@ -1,7 +1,7 @@
 """Colour image data sets: one reader for image files, CIFAR-10 and Food-11 (the full profile).
 
-Introduced in chapter 08 (convolution), the first chapter on colour images; used by chapters
-08–15. Every image set here is read the same way, whether it comes from files or from memory:
+Introduced in chapter 11 (image classification in practice), the first chapter that trains on colour
+images; used by the chapters after it. Every image set here is read the same way, whether it comes from files or from memory:
 
 - an image is read as a uint8 tensor [3, H, W], then turned into float32 in [0, 1];
 - ``augment`` (training images only: flips, crops, …) and then ``transform`` (every split:
@@ -56,7 +56,7 @@ def read_image(path, size: int | None = None) -> torch.Tensor:
 
     With ``size``, the image is scaled so that its shorter side is ``size`` and its centre is cut
     out (a JPEG is decoded at a reduced scale first, which is much faster). A file that cannot be
-    read raises ``BadDataFolder`` with its path. Introduced in chapter 08.
+    read raises ``BadDataFolder`` with its path. Introduced in chapter 11.
     """
     from PIL import Image, ImageOps
 
@@ -101,7 +101,7 @@ class ImageFiles(_Images):
 
     Items are (image float32 [3, H, W] in [0, 1], label), with ``augment`` then ``transform``
     applied; ``size`` scales and centre-crops every image to size × size (see ``read_image``).
-    ``classes`` names the labels, as torchvision's ImageFolder does. Introduced in chapter 08.
+    ``classes`` names the labels, as torchvision's ImageFolder does. Introduced in chapter 11.
     """
 
     def __init__(self, samples: Sequence[tuple[Path, int]], classes: Sequence[str], *,
@@ -119,7 +119,7 @@ class ImagesInMemory(_Images):
     """A whole image set held as one uint8 tensor [N, 3, H, W] with int64 labels [N].
 
     Items are exactly those of ``ImageFiles``: (float32 image in [0, 1], label), with ``augment``
-    then ``transform`` applied. Introduced in chapter 08.
+    then ``transform`` applied. Introduced in chapter 11.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], *,
@@ -138,7 +138,7 @@ def to_memory(files: ImageFiles, *, augment: Callable | None = None,
               transform: Callable | None = None) -> ImagesInMemory:
     """Decode every file of ``files`` once into an ``ImagesInMemory`` (all images must be one size).
 
-    Introduced in chapter 08.
+    Introduced in chapter 11.
     """
     if not len(files):
         raise ValueError("no images to load: the ImageFiles data set is empty")
@@ -162,7 +162,7 @@ def folder_samples(folder, classes: Sequence[str] | None = None) -> tuple[list[t
     Class folders are sorted by name and numbered from 0, as torchvision's ImageFolder does;
     with ``classes`` given, the folders must be exactly those, and are numbered in that order.
     Raises ``BadDataFolder`` for a missing folder, a missing, unknown or empty class folder, or a
-    file that is not a .png or .jpg image. Introduced in chapter 08.
+    file that is not a .png or .jpg image. Introduced in chapter 11.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -198,7 +198,7 @@ def class_examples(dataset, per_class: int = 4) -> tuple[torch.Tensor, list[str]
     """The first ``per_class`` images of each class, for a gallery: (images, class names).
 
     Images come class by class, as the dataset gives them (after its transforms), ready for
-    ``utils.plots.show_images(images, names, ...)``. Introduced in chapter 08.
+    ``utils.plots.show_images(images, names, ...)``. Introduced in chapter 11.
     """
     images, names = [], []
     for label, name in enumerate(dataset.classes):
@@ -276,7 +276,7 @@ def cifar10_loaders(batch_size: int = 128, *, augment: Callable | None = None, t
     validation images; the official 10 000 test images are the test set. The images stay in
     memory as uint8 (150 MB); items are float32 [3, 32, 32] in [0, 1], with ``augment`` on the
     training images only, then ``transform``. Offline, raises ``DataUnavailable`` within about
-    ``timeout`` seconds, naming the manual route. Introduced in chapter 08.
+    ``timeout`` seconds, naming the manual route. Introduced in chapter 11.
     """
     train_X, train_y, test_X, test_y = _cifar_tensors(root, timeout)
     train_part, val_part = (i.sort().values for i in _split_off(torch.arange(len(train_y)), train_y,

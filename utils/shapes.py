@@ -1,6 +1,8 @@
 """Shapes-10: the course's offline colour image set, generated from a seed and kept on disk.
 
-Introduced in chapter 08 (convolution); the quick profile's colour images in chapters 08–15.
+Introduced in chapter 11 (image classification in practice); the quick profile's colour images from
+then on. Its labels follow ``SHAPES_CLASSES`` (circle = 0, square = 1, …), not the alphabetical order
+that torchvision's ImageFolder would give the same folders: read it with ``shapes_loaders``.
 Ten classes of shapes (circle, square, triangle, …), each drawn at a random position, scale,
 stretch, rotation and colour (always brighter or darker than what lies under it), shaded, on a
 softened background cut from the photos that scikit-image, scikit-learn and matplotlib ship,
@@ -207,7 +209,7 @@ def render_shapes(count: int, *, size: int = 32, seed: int = 0, split: str = "tr
     """``count`` Shapes-10 images without touching the disk: (uint8 [count, size, size, 3], labels).
 
     Image i has class i mod 10 and is drawn from its own random stream (seed, split, i), so it
-    does not depend on how many images are asked for. Introduced in chapter 08.
+    does not depend on how many images are asked for. Introduced in chapter 11.
     """
     stream = SPLITS.index(split)
     labels = np.arange(count) % len(SHAPES_CLASSES)
@@ -332,7 +334,7 @@ def make_shapes(root=None, *, size: int = 32, train_size: int = 3000, val_size: 
 
     ``root`` defaults to data/shapes10/<size>px-<train>-<val>-<test>-seed<seed> (under
     $COURSE_DATA when set), so that different settings never overwrite each other. Generating
-    takes a few seconds and prints one line saying so (unless ``quiet``). Introduced in chapter 08.
+    takes a few seconds and prints one line saying so (unless ``quiet``). Introduced in chapter 11.
     """
     counts = {"train": train_size, "val": val_size, "test": test_size}
     if not (isinstance(size, int) and 8 <= size <= 256):
@@ -381,7 +383,7 @@ def shapes_loaders(batch_size: int = 128, *, size: int = 32, train_size: int = 3
     (much faster per epoch than reading the files again); ``in_memory=False`` reads the files
     on every access, as a large real data set must. ``seed`` seeds the training order. How well
     a plain CNN and a small ResNet learn it, with and without augmentation, at 32×32 and 16×16:
-    data/README.md, "How hard Shapes-10 is". Introduced in chapter 08.
+    data/README.md, "How hard Shapes-10 is". Introduced in chapter 11.
     """
     root = make_shapes(root, size=size, train_size=train_size, val_size=val_size, test_size=test_size,
                        seed=data_seed)
