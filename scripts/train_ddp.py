@@ -162,6 +162,14 @@ def build_model(args, size: int, launch: distributed.Launch) -> nn.Module:
     return DistributedDataParallel(model, device_ids=[launch.local_rank] if launch.device.type == "cuda" else None)
 
 
+def optimizer_and_schedule(args, model: nn.Module, lr: float, steps_per_epoch: int):
+    """SGD with Nesterov momentum at the scaled rate ``lr``, warmed up, then decayed along a cosine, per step."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum, nesterov=True,
+                                weight_decay=args.weight_decay)
+    warmup = max(1, round(args.warmup_epochs * steps_per_epoch))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup, args.epochs * steps_per_epoch))
+
+
 def say_how_it_runs(launch: distributed.Launch) -> None:
     """Without torchrun, say that this is one plain process, and how to start several."""
     if launch.backend is None:
@@ -195,11 +203,7 @@ def main(argv=None):
         if launch.world_size > 1 and not args.sync_bn and args.model != "lenet":
             distributed.print_once("Note: each process's batch norm normalises over its own share of the batch "
                                    f"({args.batch_size} images), not all {global_batch}; --sync-bn on GPUs.")
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum, nesterov=True,
-                                    weight_decay=args.weight_decay)
-        steps = args.epochs * len(train)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, warmup_cosine(max(1, round(args.warmup_epochs * len(train))), steps))
+        optimizer, scheduler = optimizer_and_schedule(args, model, lr, steps_per_epoch=len(train))
         history = None
         stopping = simulate_lost_session(args.stop_after) if args.stop_after else contextlib.nullcontext()
         with stopping as lost:

@@ -48,16 +48,24 @@ SCALED_LR = 0.1
 TOLERANCE = 1e-6
 
 
-def torchrun(*args, processes=2) -> str:
-    """Run the script under torchrun with gloo on the CPU; its output (stdout and stderr)."""
+def torchrun(*args, processes=2) -> subprocess.Popen:
+    """Start the script under torchrun with gloo on the CPU; ``finished()`` waits for it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           f"--nproc_per_node={processes}", str(SCRIPT), "--backend", "gloo", *args],
-                          capture_output=True, text=True, env=env, timeout=120)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"torchrun failed ({done.returncode}):\n{output[-3000:]}"
-    return done.stdout
+    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             f"--nproc_per_node={processes}", str(SCRIPT), "--backend", "gloo", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finished(run: subprocess.Popen) -> str:
+    """What a torchrun run printed on its standard output, once it has ended well."""
+    try:
+        stdout, stderr = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        stdout, stderr = run.communicate()
+    assert run.returncode == 0, f"torchrun failed ({run.returncode}):\n{(stdout + stderr)[-3000:]}"
+    return stdout
 
 
 def in_this_process(*args) -> str:
@@ -79,18 +87,24 @@ def largest_difference(a: dict, b: dict) -> float:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Every run once, shared by the tests below: 2 launches of torchrun, 3 runs in this process."""
+    """Every run once, shared by the tests below: 2 launches of torchrun, 3 runs in this process.
+
+    The torchrun runs go on while this process trains, so their start-up (two Python processes
+    importing torch) overlaps with work; the first run here writes Shapes-10 before either starts.
+    """
     assert "WORLD_SIZE" not in os.environ
     folder = tmp_path_factory.mktemp("ddp")
     out = {"folder": folder}
+    in_this_process(*RUN, "--checkpoint-dir", str(folder / "one_then_two"), "--stop-after", "2")
+    out["one_after_2"] = saved(folder / "one_then_two" / "last.pt")
+    two_then_one = torchrun(*RUN, "--checkpoint-dir", str(folder / "two_then_one"), "--stop-after", "2")
+    one_then_two = torchrun(*RUN, "--checkpoint-dir", str(folder / "one_then_two"), "--resume")
     out["one"] = in_this_process(*RUN, "--checkpoint-dir", str(folder / "one"))
-    out["two_stopped"] = torchrun(*RUN, "--checkpoint-dir", str(folder / "two_then_one"), "--stop-after", "2")
+    out["two_stopped"] = finished(two_then_one)
     out["two_after_2"] = saved(folder / "two_then_one" / "last.pt")
     out["two_folder"] = sorted(p.name for p in (folder / "two_then_one").iterdir())
     in_this_process(*RUN, "--checkpoint-dir", str(folder / "two_then_one"), "--resume")
-    in_this_process(*RUN, "--checkpoint-dir", str(folder / "one_then_two"), "--stop-after", "2")
-    out["one_after_2"] = saved(folder / "one_then_two" / "last.pt")
-    torchrun(*RUN, "--checkpoint-dir", str(folder / "one_then_two"), "--resume")
+    finished(one_then_two)
     out["initial"] = script().build_model(script().parse_args(RUN), 16, distributed.init_distributed()).state_dict()
     return out
 

@@ -363,7 +363,7 @@ def simulate_lost_session(after_epoch: int):
         _lost_session = previous
     if lost.history is None:
         print_once(f"simulate_lost_session(after_epoch={after_epoch}): no fit() in the block reached epoch "
-              f"{after_epoch} with epochs left to train, so nothing was lost.")
+                   f"{after_epoch} with epochs left to train, so nothing was lost.")
 
 
 def lose_session_if_simulated(epoch: int, epochs: int, history, folder) -> None:

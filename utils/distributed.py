@@ -38,9 +38,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler, Sampler
 
-__all__ = ["Launch", "barrier", "batch_per_process", "epoch_seed", "init_distributed", "is_main", "main_first", "mean_across_ranks",
-           "print_once", "rank", "scaled_lr", "shard_sampler", "sum_across_ranks", "teardown", "unwrap",
-           "world_size"]
+__all__ = ["Launch", "barrier", "batch_per_process", "epoch_seed", "init_distributed", "is_main", "main_first",
+           "mean_across_ranks", "print_once", "rank", "scaled_lr", "shard_sampler", "sum_across_ranks", "teardown",
+           "unwrap", "world_size"]
 
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 HOW_TO_START = "start the script with torchrun, e.g. torchrun --standalone --nproc_per_node=2 script.py"
@@ -49,7 +49,8 @@ HOW_TO_START = "start the script with torchrun, e.g. torchrun --standalone --npr
 @dataclass(frozen=True)
 class Launch:
     """What ``init_distributed()`` found: this process's rank, its GPU's index, the world size, the
-    backend ("gloo", "nccl", or None for a single process without a process group) and its device."""
+    backend ("gloo", "nccl", or None for a single process without a process group) and its device.
+    Introduced in chapter 15."""
 
     rank: int
     local_rank: int
@@ -100,7 +101,9 @@ def init_distributed(backend: str | None = None) -> Launch:
     missing = [name for name in TORCHRUN_VARIABLES if name not in os.environ]
     if missing:
         raise RuntimeError(f"WORLD_SIZE is set, but {', '.join(missing)} is not: a distributed run needs all of "
-                           f"{', '.join(TORCHRUN_VARIABLES)}. They are set by torchrun; {HOW_TO_START}.")
+                           f"{', '.join(TORCHRUN_VARIABLES)}, one set per process. torchrun sets them; "
+                           f"{HOW_TO_START}. (A cluster such as PAI-DLC sets WORLD_SIZE and RANK per machine: "
+                           "pass them to torchrun as --nnodes and --node_rank.)")
     local_rank = _environment_number("LOCAL_RANK")
     if dist.is_initialized():
         backend = dist.get_backend()

@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from utils import distributed
+from utils.distributed import print_once
 from utils.checkpoints import (CheckpointError, describe_run, load_checkpoint, lose_session_if_simulated,
                                prepare_folder, resume_from, save_checkpoint, simulate_lost_session, snapshot)
 
@@ -450,7 +451,7 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
         loss_fn.to(device)
     precision = choose_precision(amp, device)
     if precision.note:
-        distributed.print_once(precision.note)
+        print_once(precision.note)
     scaler = _grad_scaler() if precision.scaler else None
 
     def autocast():
@@ -472,12 +473,12 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
                                 train_loader=train_loader, run=run, epochs=epochs)
             history = History(state["history"], monitor=monitor, mode=mode, metric_name=history.metric_name,
                               stopped_early=state["stopped_early"], lr_steps=state.get("lr_steps", ()))
-            distributed.print_once(f"Resuming from {last}: {state['epoch']} of {epochs} epochs were done.")
+            print_once(f"Resuming from {last}: {state['epoch']} of {epochs} epochs were done.")
         elif resume:
-            distributed.print_once(f"resume=True, but {folder} holds no checkpoint yet: training starts at epoch 1.")
+            print_once(f"resume=True, but {folder} holds no checkpoint yet: training starts at epoch 1.")
         elif last.is_file():
-            distributed.print_once(f"Note: {folder} holds an earlier run's checkpoints; resume=False starts afresh "
-                  "and overwrites them.")
+            print_once(f"Note: {folder} holds an earlier run's checkpoints; resume=False starts afresh "
+                       "and overwrites them.")
 
     step = _Stepper(optimizer, scaler, clip_grad_norm, scheduler if scheduler_step == "batch" else None,
                     history.lr_steps)
@@ -525,8 +526,8 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
         bar.close()
     best = history.best
     if history.stopped_early and progress and early_stopping is not None:
-        distributed.print_once(f"Early stopping after epoch {len(history)}: {monitor} has not improved for "
-              f"{early_stopping} epochs (best {best[monitor]:.4f} at epoch {best['epoch']}).")
+        print_once(f"Early stopping after epoch {len(history)}: {monitor} has not improved for "
+                   f"{early_stopping} epochs (best {best[monitor]:.4f} at epoch {best['epoch']}).")
     if restore_best and best is not None:
         if folder is not None:
             distributed.barrier()  # under DDP: until rank 0 has written best.pt
@@ -534,5 +535,6 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
         elif best_weights is not None:
             plain.load_state_dict(best_weights)
         if progress:
-            distributed.print_once(f"Restored the weights of epoch {best['epoch']}, the best by {monitor} ({best[monitor]:.4f}).")
+            print_once(f"Restored the weights of epoch {best['epoch']}, the best by {monitor} "
+                       f"({best[monitor]:.4f}).")
     return history
