@@ -21,7 +21,7 @@ rank 0 alone printing and writing checkpoints.
   early, as a lost session or a pre-empted job would, to try it.
 - Batch norm computes its statistics over each process's share of the batch, not the whole of it:
   on GPUs ``--sync-bn`` makes them global (SyncBatchNorm, CUDA only). ``--model lenet`` has no batch
-  norm, so 2 processes × batch B train exactly as 1 process × batch 2B (tests/test_distributed.py).
+  norm, so 2 processes × batch B train as 1 process × batch 2B, to float rounding (tests/test_distributed.py).
 """
 from __future__ import annotations
 

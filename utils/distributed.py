@@ -16,7 +16,8 @@ What a training script needs besides the wrapper, each a function here:
   (``print_once``), and prepares data before the others read it (``main_first``);
 - ``shard_sampler()``: each process its own share of the data: a ``DistributedSampler`` for
   training, whose order depends on the seed and the epoch only, never on the number of processes,
-  so 2 processes × batch B see exactly the samples that 1 process × batch 2B sees; unpadded shards
+  so 2 processes × batch B see exactly the samples that 1 process × batch 2B sees (when the set's
+  size is a multiple of the number of processes; otherwise a few samples are repeated); unpadded shards
   in order for evaluation, so that every example is counted once;
 - ``batch_per_process()``: a global batch shared out equally, or a message saying why it cannot be;
 - ``scaled_lr()``: the linear scaling rule of chapter 06 for the global batch, B × world size;
