@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from utils.distributed import print_once
+
 __all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint", "simulate_lost_session"]
 
 FORMAT = 2
@@ -356,12 +358,12 @@ def simulate_lost_session(after_epoch: int):
     try:
         yield lost
     except _SessionLost as message:
-        print(message)
+        print_once(message)
     finally:
         _lost_session = previous
     if lost.history is None:
-        print(f"simulate_lost_session(after_epoch={after_epoch}): no fit() in the block reached epoch "
-              f"{after_epoch} with epochs left to train, so nothing was lost.")
+        print_once(f"simulate_lost_session(after_epoch={after_epoch}): no fit() in the block reached epoch "
+                   f"{after_epoch} with epochs left to train, so nothing was lost.")
 
 
 def lose_session_if_simulated(epoch: int, epochs: int, history, folder) -> None:

@@ -13,7 +13,11 @@ pass under ``torch.no_grad()`` in ``eval()`` mode) and adds what a real run need
 - ``freeze(module)``: a frozen part keeps its weights and, in eval mode, its batch-norm statistics;
 - checkpoints (``utils.checkpoints``) so that ``resume=True`` after a lost session ends with exactly
   the numbers of an uninterrupted run, and ``simulate_lost_session()`` to try it;
-- one progress bar over the epochs.
+- one progress bar over the epochs;
+- DistributedDataParallel under torchrun (chapter 15, ``utils.distributed``): a ``DistributedSampler``
+  gets ``set_epoch`` and seeds each rank's random numbers per epoch, losses and metrics are summed
+  across ranks, and only rank 0 prints and writes checkpoints, from the unwrapped model, so that a
+  run resumes with any number of processes.
 """
 from __future__ import annotations
 
@@ -26,7 +30,10 @@ from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 
+from utils import distributed
+from utils.distributed import print_once
 from utils.checkpoints import (CheckpointError, describe_run, load_checkpoint, lose_session_if_simulated,
                                prepare_folder, resume_from, save_checkpoint, simulate_lost_session, snapshot)
 
@@ -237,11 +244,22 @@ def _add_metric(total: torch.Tensor, value, n: int, metric: Callable) -> None:
 
 
 def _means(sums: list[_Sums], metric) -> list[float]:
-    """Per-example means of each _Sums, read from the device in one copy: the epoch's only synchronisation."""
-    totals = torch.stack([t for s in sums for t in (s.loss, s.metric)]).tolist()
+    """Per-example means of each _Sums, read from the device in one copy: the epoch's only synchronisation.
+
+    Under DDP the sums and counts of every rank are added up first (one all_reduce), so every rank
+    gets the means over all the examples of all ranks.
+    """
+    totals = torch.stack([t for s in sums for t in (s.loss, s.metric)])
+    counts = [s.count for s in sums]
+    if distributed.world_size() > 1:
+        both = torch.cat([totals, torch.tensor(counts, dtype=totals.dtype, device=totals.device)])
+        values = distributed.sum_across_ranks(both).tolist()
+        totals, counts = values[:len(totals)], values[len(totals):]
+    else:
+        totals = totals.tolist()
     means = []
-    for index, s in enumerate(sums):
-        means += [totals[2 * index] / s.count, totals[2 * index + 1] / s.count if metric is not None else math.nan]
+    for index, count in enumerate(counts):
+        means += [totals[2 * index] / count, totals[2 * index + 1] / count if metric is not None else math.nan]
     return means
 
 
@@ -338,6 +356,15 @@ def _train_epoch(model, loader, step: _Stepper, loss_fn, metric, device, autocas
     return _Sums(loss_sum, metric_sum, count)
 
 
+def _start_epoch(loader, epoch: int) -> None:
+    """Under DDP the epoch's order (``set_epoch``) and each rank's random numbers come from (seed, epoch)."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)  # without it, every epoch would repeat the first one's order
+    if isinstance(sampler, DistributedSampler):
+        torch.manual_seed(distributed.epoch_seed(sampler.seed, epoch))
+
+
 def _progress_bar(total: int, initial: int, enabled: bool):
     """One bar over the epochs: a widget in a Jupyter front end, plain text elsewhere."""
     from utils.widgets import has_frontend
@@ -405,6 +432,10 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
     - Modules frozen with ``freeze()`` stay in eval mode; ``device`` (default: where the model is)
       is where training runs. ``val_loader=None`` skips validation (val columns NaN; a val_
       monitor falls back to train_).
+    - Under torchrun, with ``model`` wrapped in DistributedDataParallel and loaders sharded by
+      ``utils.distributed.shard_sampler`` (chapter 15): every rank calls fit(); the history holds
+      means over all ranks' examples; rank 0 alone prints and writes checkpoints, and any number of
+      processes can resume them (keep the global batch to continue the same run).
 
     Built step by step in chapter 05; used from chapter 05 on.
     """
@@ -414,12 +445,13 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
                                monitor, mode, checkpoint_dir, resume, clip_grad_norm)
     device = _device_of(model, device)
     model.to(device)
+    plain = distributed.unwrap(model)  # checkpoints hold the model without DDP's "module." prefix
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(device)
     precision = choose_precision(amp, device)
     if precision.note:
-        print(precision.note)
+        print_once(precision.note)
     scaler = _grad_scaler() if precision.scaler else None
 
     def autocast():
@@ -437,27 +469,28 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
     if folder is not None:
         last = folder / "last.pt"
         if resume and last.is_file():
-            state = resume_from(last, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+            state = resume_from(last, model=plain, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                 train_loader=train_loader, run=run, epochs=epochs)
             history = History(state["history"], monitor=monitor, mode=mode, metric_name=history.metric_name,
                               stopped_early=state["stopped_early"], lr_steps=state.get("lr_steps", ()))
-            print(f"Resuming from {last}: {state['epoch']} of {epochs} epochs were done.")
+            print_once(f"Resuming from {last}: {state['epoch']} of {epochs} epochs were done.")
         elif resume:
-            print(f"resume=True, but {folder} holds no checkpoint yet: training starts at epoch 1.")
+            print_once(f"resume=True, but {folder} holds no checkpoint yet: training starts at epoch 1.")
         elif last.is_file():
-            print(f"Note: {folder} holds an earlier run's checkpoints; resume=False starts afresh "
-                  "and overwrites them.")
+            print_once(f"Note: {folder} holds an earlier run's checkpoints; resume=False starts afresh "
+                       "and overwrites them.")
 
     step = _Stepper(optimizer, scaler, clip_grad_norm, scheduler if scheduler_step == "batch" else None,
                     history.lr_steps)
     best_weights = None
     done = len(history)
-    bar = _progress_bar(epochs, min(done, epochs), progress)
+    bar = _progress_bar(epochs, min(done, epochs), progress and distributed.is_main())
     try:
         for epoch in range(done + 1, epochs + 1):
             if history.stopped_early:
                 break
             began = time.perf_counter()
+            _start_epoch(train_loader, epoch)
             lr = optimizer.param_groups[0]["lr"]
             sums = [_train_epoch(model, train_loader, step, loss_fn, metric, device, autocast)]
             if val_loader is not None:
@@ -476,9 +509,9 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
             if early_stopping is not None and epoch - best["epoch"] >= early_stopping:
                 history.stopped_early = True
             if restore_best and folder is None and best is row:
-                best_weights = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
-            if folder is not None:
-                state = snapshot(epoch=epoch, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                best_weights = {name: tensor.detach().clone() for name, tensor in plain.state_dict().items()}
+            if folder is not None and distributed.is_main():  # one writer: every rank holds the same state
+                state = snapshot(epoch=epoch, model=plain, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                  history=history, train_loader=train_loader, run=run)
                 if best is row:
                     save_checkpoint(state, folder / "best.pt")
@@ -493,13 +526,15 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, optimizer, l
         bar.close()
     best = history.best
     if history.stopped_early and progress and early_stopping is not None:
-        print(f"Early stopping after epoch {len(history)}: {monitor} has not improved for "
-              f"{early_stopping} epochs (best {best[monitor]:.4f} at epoch {best['epoch']}).")
+        print_once(f"Early stopping after epoch {len(history)}: {monitor} has not improved for "
+                   f"{early_stopping} epochs (best {best[monitor]:.4f} at epoch {best['epoch']}).")
     if restore_best and best is not None:
         if folder is not None:
-            load_checkpoint(folder / "best.pt", model)
+            distributed.barrier()  # under DDP: until rank 0 has written best.pt
+            load_checkpoint(folder / "best.pt", plain)
         elif best_weights is not None:
-            model.load_state_dict(best_weights)
+            plain.load_state_dict(best_weights)
         if progress:
-            print(f"Restored the weights of epoch {best['epoch']}, the best by {monitor} ({best[monitor]:.4f}).")
+            print_once(f"Restored the weights of epoch {best['epoch']}, the best by {monitor} "
+                       f"({best[monitor]:.4f}).")
     return history
