@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "_build" / "site-src"
 OUTPUT = ROOT / "_build" / "html"
-GUIDES = ["data/README.md", "docs/INSTRUCTORS.md", "GLOSSARY.md"]
+GUIDES = ["data/README.md", "docs/INSTRUCTORS.md", "docs/TOOLING.md", "GLOSSARY.md"]
 BADGE_ONLINE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_LOCAL = "../_static/colab-badge.svg"  # relative to chapters/
 
