@@ -156,6 +156,15 @@ def test_a_cache_write_that_dies_midway_leaves_the_old_cache_whole(cache, monkey
     assert sorted(p.name for p in cache.parent.iterdir()) == [cache.name]  # no temporary file left
 
 
+def test_a_cache_that_cannot_be_written_is_said_and_the_backbone_still_returned(tmp_path, capsys):
+    (tmp_path / "a file").write_text("not a folder")
+    path = tmp_path / "a file" / "backbone.pt"
+    model = pretrained_backbone(TINY, path=path, quiet=True)
+    said = capsys.readouterr().out
+    assert f"it cannot be cached in {path}" in said and "Set COURSE_DATA" in said
+    assert same_weights(weights(model), weights(pretrained_backbone(TINY, path=tmp_path / "b.pt", quiet=True)))
+
+
 def test_bad_settings_are_explained(tmp_path):
     with pytest.raises(TypeError, match=r"settings=\{'epochs': 2\}: give a BackboneSettings"):
         pretrained_backbone({"epochs": 2}, path=tmp_path / "b.pt")

@@ -278,10 +278,16 @@ def pretrained_backbone(settings: BackboneSettings | None = None, *, path=None, 
     weights = _pretrain(settings, progress=not quiet)
     manifest = {"settings": asdict(settings), "torch": str(torch.__version__), "sha256": _weights_checksum(weights),
                 "seconds": round(time.perf_counter() - started, 1)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint({"format": FORMAT, "manifest": manifest, "weights": weights}, path)
-    if not quiet:
-        print(f"Pre-trained in {manifest['seconds']:.1f} s and cached in {path}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"format": FORMAT, "manifest": manifest, "weights": weights}, path)
+    except OSError as error:  # the backbone is still good: say why it is not cached, and go on
+        print(f"Pre-trained in {manifest['seconds']:.1f} s, but it cannot be cached in {path} "
+              f"({error.strerror or error}), so it will be trained again next time. Set COURSE_DATA to a folder "
+              "you can write to, or pass path=.")
+    else:
+        if not quiet:
+            print(f"Pre-trained in {manifest['seconds']:.1f} s and cached in {path}.")
     model = _network(settings)
     model.load_state_dict(weights)
     return model.eval()
