@@ -258,9 +258,8 @@ def pretrained_backbone(settings: BackboneSettings | None = None, *, path=None, 
 
     Loaded from ``path`` (default data/pretrained/shapes10-backbone.pt, under $COURSE_DATA when
     set) when that file holds the backbone for ``settings`` (default ``BackboneSettings()``);
-    otherwise pre-trained on the CPU (with the default settings 33–51 s of CPU time on two threads,
-    measured on a shared 2-core machine), written there atomically and returned, with one line saying
-    why (unless ``quiet``).
+    otherwise pre-trained on the CPU (with the default settings about 30–50 s of CPU time on two
+    threads), written there atomically and returned, with one line saying why (unless ``quiet``).
     Replace ``model.fc`` for a new task, as with ``imagenet_resnet18()``. Introduced in chapter 13.
     """
     settings = settings if settings is not None else BackboneSettings()
