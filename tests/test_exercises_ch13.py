@@ -1,5 +1,6 @@
 """Chapter 13 checkers: the catalogue of wrong answers a learner really writes, and what else must hold."""
 import pytest
+import torch
 from torch import nn
 
 from tests.exercise_testing import report_only, stub, verdict  # noqa: F401  (report_only is an autouse fixture)
@@ -41,11 +42,18 @@ def groups_without_lr(model, head_lr, backbone_lr):
     return [{"params": body, "lr": backbone_lr}, {"params": list(model.fc.parameters())}]
 
 
-# q3: counting -----------------------------------------------------------------------------------------
+# q3: what each part trains ---------------------------------------------------------------------------
 
 def counts_by_name(model):
-    named = dict(model.named_parameters())
-    return (sum(p.numel() for p in named.values() if p.requires_grad), sum(p.numel() for p in named.values()))
+    counts = {name: 0 for name, _ in model.named_children()}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            counts[name.split(".")[0]] += parameter.numel()
+    return counts
+
+
+def counts_as_tensors(model):
+    return {name: torch.tensor(count) for name, count in ex._trainable_by_part(model).items()}
 
 
 CATALOGUE = {
@@ -73,13 +81,14 @@ CATALOGUE = {
     ],
     "q3": [
         (ex._counted_tensors, "you counted tensors, not numbers"),
-        (ex._ignored_requires_grad, "your trainable count includes the frozen parameters"),
-        (ex._counted_frozen, "you counted the frozen parameters as the trainable ones"),
-        (ex._counted_buffers, "the total includes buffers"),
-        (ex._counted_nested, "parameters are counted several times"),
+        (ex._ignored_requires_grad, "your counts include the frozen parameters"),
+        (ex._counted_frozen, "you counted the frozen parameters instead of the trainable ones"),
+        (ex._counted_state_dict, "state_dict() is not the list of parameters"),
+        (ex._every_module, "you went through every module at every depth"),
+        (ex._skipped_empty_parts, "parts without parameters (the ReLU, the pooling) are missing"),
         (ex._weights_only, "the biases are missing"),
-        (lambda model: sum(p.numel() for p in model.parameters()), "should return 2 things"),
-        (lambda model: (1.5, 2), "as a whole number"),
+        (lambda model: list(ex._trainable_by_part(model).values()), "should return a dictionary"),
+        (lambda model: {k: v + 0.5 for k, v in ex._trainable_by_part(model).items()}, "as a whole number"),
     ],
 }
 
@@ -87,7 +96,7 @@ CATALOGUE = {
 @pytest.mark.parametrize("question, answer", [
     (ex.q1, ex._frozen_with_new_head), (ex.q1, head_then_freeze_then_unfreeze),
     (ex.q2, ex._parameter_groups), (ex.q2, groups_from_sets),
-    (ex.q3, ex._count_parameters), (ex.q3, counts_by_name),
+    (ex.q3, ex._trainable_by_part), (ex.q3, counts_by_name), (ex.q3, counts_as_tensors),
 ])
 def test_right_answers_pass(question, answer):
     assert verdict(question, answer)[0] == "correct"

@@ -1,5 +1,5 @@
 """Chapter 13 (transfer learning) exercises: a new head on a frozen backbone, parameter groups with a
-lower learning rate for the backbone, and counting what will train."""
+lower learning rate for the backbone, and what each part of a network will train."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from utils import resnet
-from utils.exercises import Case, Mistake, Question, as_number, function_checker, parts, require, same
+from utils.exercises import Case, Mistake, Question, as_number, function_checker, require, same
 from utils.training import _set_mode, freeze
 
 CHAPTER = "13"
@@ -268,50 +268,56 @@ q2 = Question("q2", "parameter groups with a lower learning rate for the backbon
     hint_zh="分类头的参数按位置来找（model.fc），主干的参数就是其余的部分：其中哪些真的会训练？")
 
 
-# q3 · counting what will train ---------------------------------------------------------------------
+# q3 · what each part of a network will train -------------------------------------------------------
 
-def _count_parameters(model):
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, sum(p.numel() for p in model.parameters())
+def _trainable_by_part(model):
+    return {name: sum(p.numel() for p in part.parameters() if p.requires_grad)
+            for name, part in model.named_children()}
 
 
-def _two_counts(result, name):
-    trainable, total = parts(result, 2, name, "(trainable, total)", "（可训练的，总数）", tensors=False)
-    return (as_number(trainable, name, integer=True, what="the number of trainable parameters",
-                      what_zh="可训练参数的个数"),
-            as_number(total, name, integer=True, what="the number of parameters", what_zh="参数的总个数"))
+def _counts_by_part(result, name):
+    require(isinstance(result, dict) and all(isinstance(key, str) for key in result),
+            f"{name} should return a dictionary from each part's name to a number; it returned a "
+            f"{type(result).__name__}",
+            zh=f"{name} 应当返回一个字典，把每个部分的名字对应到一个数；它返回的是 {type(result).__name__}")
+    return {key: as_number(value, name, integer=True, what=f"the count for {key!r}", what_zh=f"{key!r} 的个数")
+            for key, value in result.items()}
 
 
 def _counted_tensors(model):
-    return len([p for p in model.parameters() if p.requires_grad]), len(list(model.parameters()))
+    return {name: len([p for p in part.parameters() if p.requires_grad]) for name, part in model.named_children()}
 
 
 def _ignored_requires_grad(model):
-    total = sum(p.numel() for p in model.parameters())
-    return total, total
+    return {name: sum(p.numel() for p in part.parameters()) for name, part in model.named_children()}
 
 
 def _counted_frozen(model):
-    return sum(p.numel() for p in model.parameters() if not p.requires_grad), sum(p.numel() for p in model.parameters())
+    return {name: sum(p.numel() for p in part.parameters() if not p.requires_grad)
+            for name, part in model.named_children()}
 
 
-def _counted_buffers(model):
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, sum(t.numel() for t in model.state_dict().values())
+def _counted_state_dict(model):
+    return {name: sum(t.numel() for t in part.state_dict().values()) for name, part in model.named_children()}
 
 
-def _counted_nested(model):
-    counted = [p for module in model.modules() for p in module.parameters()]
-    return sum(p.numel() for p in counted if p.requires_grad), sum(p.numel() for p in counted)
+def _every_module(model):
+    return {name: sum(p.numel() for p in part.parameters() if p.requires_grad)
+            for name, part in model.named_modules() if name}
+
+
+def _skipped_empty_parts(model):
+    counts = _trainable_by_part(model)
+    return {name: count for name, count in counts.items() if any(True for _ in getattr(model, name).parameters())}
 
 
 def _weights_only(model):
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    return sum(p.numel() for p in weights if p.requires_grad), sum(p.numel() for p in weights)
+    return {name: sum(p.numel() for n, p in part.named_parameters() if p.requires_grad and n.endswith("weight"))
+            for name, part in model.named_children()}
 
 
-q3 = Question("q3", "counting what will train", chapter=CHAPTER, checker=function_checker(
-    "count_parameters", _count_parameters, convert=_two_counts,
+q3 = Question("q3", "what each part of a network will train", chapter=CHAPTER, checker=function_checker(
+    "trainable_by_part", _trainable_by_part, convert=_counts_by_part,
     cases=[ModelCase(_partly_frozen(16, 1, ("conv1", "bn1", "layer1", "layer2", "layer3")),
                      note="only the head trains", note_zh="只有分类头在训练"),
            ModelCase(_partly_frozen(8, 2, ("conv1", "bn1", "layer1")), note="the stem and the first stage frozen",
@@ -325,28 +331,34 @@ q3 = Question("q3", "counting what will train", chapter=CHAPTER, checker=functio
                 "你数的是张量的个数，而不是数的个数：形状为 [64, 32, 3, 3] 的权重是一个张量，却有 18,432 个参数。"
                 "请把 p.numel() 加起来"),
         Mistake(_ignored_requires_grad,
-                "your trainable count includes the frozen parameters: count only those with requires_grad",
-                "你的可训练参数个数包含了被冻结的参数：只数 requires_grad 为 True 的那些"),
+                "your counts include the frozen parameters: count only those with requires_grad",
+                "你的计数包含了被冻结的参数：只数 requires_grad 为 True 的那些"),
         Mistake(_counted_frozen,
-                "you counted the frozen parameters as the trainable ones: requires_grad is True for those that train",
-                "你把被冻结的参数当成了可训练的：要训练的参数 requires_grad 为 True"),
-        Mistake(_counted_buffers,
-                "the total includes buffers: state_dict() also holds the batch norms' running mean and variance "
-                "and their batch counters, which are not parameters. Count model.parameters()",
-                "总数包含了缓冲区：state_dict() 里还有批归一化的滑动均值、方差和批次计数，它们不是参数。"
-                "请数 model.parameters()"),
-        Mistake(_counted_nested,
-                "parameters are counted several times: module.parameters() already includes every sub-module's, "
-                "so going through model.modules() counts a parameter once for each module that contains it",
-                "参数被重复计数了：module.parameters() 已经包含了所有子模块的参数，遍历 model.modules() 会让"
-                "一个参数被包含它的每个模块各数一次"),
+                "you counted the frozen parameters instead of the trainable ones: requires_grad is True for those "
+                "that train",
+                "你数的是被冻结的参数，而不是可训练的参数：要训练的参数 requires_grad 为 True"),
+        Mistake(_counted_state_dict,
+                "state_dict() is not the list of parameters: it also holds the batch norms' running mean and "
+                "variance and their batch counters, and its tensors do not say whether they train. Count "
+                "part.parameters()",
+                "state_dict() 不是参数的列表：它还包含批归一化的滑动均值、方差和批次计数，而且其中的张量不说明自己是否"
+                "参与训练。请数 part.parameters()"),
+        Mistake(_every_module,
+                "you went through every module at every depth (named_modules()), so a block's layers appear as "
+                "well as the block: the parts are the network's direct children, named_children()",
+                "你遍历了每一层深度上的所有模块（named_modules()），于是一个块里的层和这个块本身都出现了："
+                "这里的部分是网络的直接子模块，named_children()"),
+        Mistake(_skipped_empty_parts,
+                "parts without parameters (the ReLU, the pooling) are missing: every part gets an entry, 0 when it "
+                "has nothing to train",
+                "没有参数的部分（ReLU、池化）不见了：每个部分都要有一项，没有可训练参数时记为 0"),
         Mistake(_weights_only,
                 "the biases are missing (and the batch norms' β): count every parameter, not only those called "
                 "weight",
                 "漏了偏置（以及批归一化的 β）：请数所有参数，而不只是名为 weight 的那些"),
     ],
-    note=("the same two numbers that the chapter's table of trainable parameters shows.",
-          "这正是本章可训练参数表中的两个数。")),
-    hint="Every parameter is a tensor with requires_grad and numel(); model.parameters() lists each one once.",
-    reference=_count_parameters, title_zh="数一数要训练的参数",
-    hint_zh="每个参数都是一个张量，有 requires_grad 和 numel()；model.parameters() 把每个参数列出一次。")
+    note=("a table like this one shows at a glance which parts a fine-tuning run will change.",
+          "这样一张表一眼就能看出一次微调会改变网络的哪些部分。")),
+    hint="model.named_children() gives each part and its name; each parameter has requires_grad and numel().",
+    reference=_trainable_by_part, title_zh="网络的每个部分要训练多少参数",
+    hint_zh="model.named_children() 给出每个部分及其名字；每个参数都有 requires_grad 和 numel()。")
