@@ -29,7 +29,7 @@ steps of 32 at lr 3e-3 (mean over seeds, lowest-highest):
 
 Each target run took 0.6-25 s of wall time depending on the other engineers' load (a fraction of a
 second to 3 s when the machine was quiet). Pre-training from an empty cache, default settings, 7 runs:
-26-234 s wall and 27-100 s CPU; the four least disturbed took 26-63 s wall, 27-50 s CPU (farm-bench
+26-234 s wall and 27-100 s CPU; the four least disturbed took 26-63 s wall, 27-47 s CPU (farm-bench
 medians of two sets of 3: 80 s and 67 s wall). Loading the cache: 0.02 s.
 """
 from __future__ import annotations
