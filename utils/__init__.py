@@ -21,6 +21,8 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.shapes``     Shapes-10, the offline colour image set, written once as an image folder (chapter 11)
 - ``utils.imagesets``  image folders read strictly: CIFAR-10 and Food-11 for the full profile (chapter 11)
 - ``utils.augment``    augmentation presets with torchvision's transforms v2, and mixup (chapter 11)
+- ``utils.pretrained`` the course's own pre-trained backbone (cached), transfer tasks, ImageNet's ResNet-18
+  (chapter 13)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:

@@ -36,11 +36,16 @@ import numpy as np
 from utils.data import Loaders, Splits, _data_dir, make_loaders
 from utils.imagesets import ImageFiles, folder_samples, to_memory
 
-__all__ = ["SHAPES_CLASSES", "make_shapes", "render_shapes", "shapes_loaders"]
+__all__ = ["NOVEL_CLASSES", "SHAPES_CLASSES", "make_shapes", "render_shapes", "shapes_loaders"]
 
 #: The ten classes, in label order.
 SHAPES_CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "crescent", "heart", "arrow",
                   "hourglass")
+#: Ten more classes that Shapes-10 never shows, drawn the same way: chapter 13's related target task.
+NOVEL_CLASSES = ("pentagon", "hexagon", "diamond", "semicircle", "ellipse", "trapezoid", "corner", "tee",
+                 "frame", "sparkle")
+#: The class lists ``render_shapes(classes=...)`` draws from.
+CLASS_SETS = {"shapes10": SHAPES_CLASSES, "novel": NOVEL_CLASSES}
 VERSION = 1  # bump when the images change, so that folders written by an older version are rebuilt
 SPLITS = ("train", "val", "test")
 SUPERSAMPLE = 4  # shapes are drawn 4× larger and averaged down: smooth, anti-aliased edges
@@ -88,6 +93,19 @@ OUTLINES = {
     "heart": [(_heart(), True)],
     "arrow": [(np.array([(-1, -0.2), (0.15, -0.2), (0.15, -0.6), (1, 0), (0.15, 0.6), (0.15, 0.2), (-1, 0.2)]), True)],
     "hourglass": [(np.array([(-0.75, -1), (0.75, -1), (0.1, 0), (0.75, 1), (-0.75, 1), (-0.1, 0)]), True)],
+    # NOVEL_CLASSES
+    "pentagon": [(_regular(5), True)],
+    "hexagon": [(_regular(6), True)],
+    "diamond": [(np.array([(0, -1), (0.55, 0), (0, 1), (-0.55, 0)]), True)],
+    "semicircle": [(_disk(0, 0, 1.0)[:25] * (1, -1) + (0, 0.45), True)],
+    "ellipse": [(_disk(0, 0, 1.0) * (1, 0.5), True)],
+    "trapezoid": [(np.array([(-1, 0.6), (1, 0.6), (0.45, -0.6), (-0.45, -0.6)]), True)],
+    "corner": [(np.array([(-0.8, -1), (-0.2, -1), (-0.2, 0.4), (0.8, 0.4), (0.8, 1), (-0.8, 1)]), True)],
+    "tee": [(np.array([(-1, -1), (1, -1), (1, -0.4), (0.3, -0.4), (0.3, 1), (-0.3, 1), (-0.3, -0.4),
+                       (-1, -0.4)]), True)],
+    "frame": [(np.array([(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)]), True),
+              (np.array([(-0.42, -0.42), (0.42, -0.42), (0.42, 0.42), (-0.42, 0.42)]), False)],
+    "sparkle": [(_regular(4, inner=0.38), True)],
 }
 
 
@@ -188,10 +206,10 @@ def _distractor(rng: np.random.Generator, size: int) -> np.ndarray:
     return _coverage([(np.stack([start - across, end - across, end + across, start + across]), True)], size)
 
 
-def _render(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
-    """One image of class ``label``: uint8 [size, size, 3]."""
+def _render(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
+    """One image of the shape called ``name``: uint8 [size, size, 3]."""
     image = _background(rng, size)
-    coverage, centre, radius = _shape(rng, SHAPES_CLASSES[label], size)
+    coverage, centre, radius = _shape(rng, name, size)
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
     slope, direction = rng.uniform(-0.3, 0.3), rng.uniform(0, 2 * np.pi)
     shading = 1 + slope * ((cols - centre[0]) * math.cos(direction) + (rows - centre[1]) * math.sin(direction)) / radius
@@ -205,15 +223,23 @@ def _render(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def render_shapes(count: int, *, size: int = 32, seed: int = 0, split: str = "train"):
+def render_shapes(count: int, *, size: int = 32, seed: int = 0, split: str = "train", classes: str = "shapes10"):
     """``count`` Shapes-10 images without touching the disk: (uint8 [count, size, size, 3], labels).
 
     Image i has class i mod 10 and is drawn from its own random stream (seed, split, i), so it
-    does not depend on how many images are asked for. Introduced in chapter 11.
+    does not depend on how many images are asked for. ``classes="novel"`` draws the ten
+    ``NOVEL_CLASSES`` instead (pentagon, hexagon, …), shapes Shapes-10 never shows, from random
+    streams of their own. Introduced in chapter 11; ``classes="novel"`` in chapter 13.
     """
-    stream = SPLITS.index(split)
-    labels = np.arange(count) % len(SHAPES_CLASSES)
-    images = [_render(np.random.default_rng([seed, stream, index]), int(label), size)
+    if classes not in CLASS_SETS:
+        raise ValueError(f"classes={classes!r}: choose one of {', '.join(map(repr, CLASS_SETS))}")
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}: choose one of {', '.join(map(repr, SPLITS))}")
+    names = CLASS_SETS[classes]
+    # streams 0–2 are Shapes-10's train, val and test; 3–5 the novel classes', so no image is shared
+    stream = SPLITS.index(split) + len(SPLITS) * list(CLASS_SETS).index(classes)
+    labels = np.arange(count) % len(names)
+    images = [_render(np.random.default_rng([seed, stream, index]), names[label], size)
               for index, label in enumerate(labels)]
     return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8), labels
 
