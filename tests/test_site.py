@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.build_site import prepare, sphinx
+from scripts.build_site import STRICT, prepare, sphinx
 from tests.chromium import CHROMIUM, FLAGS, browser_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def site(tmp_path_factory):
     browser_available()
     folder = tmp_path_factory.mktemp("site")
     prepare(folder / "src", CHAPTERS)
-    assert sphinx(folder / "src", folder / "html", "-D", "nb_execution_mode=off") == 0, "the site did not build"
+    assert sphinx(folder / "src", folder / "html", *STRICT, "-D", "nb_execution_mode=off") == 0, "the site did not build"
     handler = functools.partial(QuietHandler, directory=str(folder / "html"))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
