@@ -117,13 +117,14 @@ def whole_file_read_with_the_course(text):
 
 def high_pass_channel_by_channel(images, kernel):
     size = kernel.shape[-1]
-    weight = kernel[None, None]
-    return torch.cat([F.conv2d(images[:, c:c + 1], weight, padding=size // 2) for c in range(images.shape[1])], 1)
+    padded = F.pad(images, (size // 2, size // 2, size // 2, size // 2), mode="replicate")
+    return torch.cat([F.conv2d(padded[:, c:c + 1], kernel[None, None]) for c in range(images.shape[1])], 1)
 
 
 def high_pass_with_a_module(images, kernel):
     channels, size = images.shape[1], kernel.shape[-1]
-    layer = torch.nn.Conv2d(channels, channels, size, padding=size // 2, groups=channels, bias=False)
+    layer = torch.nn.Conv2d(channels, channels, size, padding=size // 2, padding_mode="replicate", groups=channels,
+                            bias=False)
     with torch.no_grad():
         layer.weight.copy_(kernel.expand_as(layer.weight))
     return layer(images).detach()
@@ -132,7 +133,7 @@ def high_pass_with_a_module(images, kernel):
 def high_pass_with_a_bias(images, kernel):
     channels, size = images.shape[1], kernel.shape[-1]
     torch.manual_seed(0)
-    layer = torch.nn.Conv2d(channels, channels, size, padding=size // 2, groups=channels)
+    layer = torch.nn.Conv2d(channels, channels, size, padding=size // 2, padding_mode="replicate", groups=channels)
     with torch.no_grad():
         layer.weight.copy_(kernel.expand_as(layer.weight))
     return layer(images).detach()
@@ -186,6 +187,7 @@ CATALOGUE = {
         (ex._mixed_channels, "one conv2d without groups mixes the colours"),
         (ex._grey_first, "the images were made grey before filtering"),
         (ex._flipped, "the kernel was flipped"),
+        (ex._zero_padding, "the borders were padded with zeros"),
         (ex._reflected_edges, "the borders were padded by reflection"),
         (ex._kernel_rescaled, "the kernel was rescaled"),
         (ex._magnitude, "the residual's sign was dropped"),

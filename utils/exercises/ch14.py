@@ -436,8 +436,8 @@ q2 = Question("q2", "the first problem in a label file", chapter=CHAPTER, checke
 
 def _high_pass(images, kernel):
     channels, size = images.shape[1], kernel.shape[-1]
-    weight = kernel.expand(channels, 1, size, size)
-    return F.conv2d(images, weight, padding=size // 2, groups=channels)
+    padded = F.pad(images, [size // 2] * 4, mode="replicate")
+    return F.conv2d(padded, kernel.expand(channels, 1, size, size), groups=channels)
 
 
 def _residual(out, name):
@@ -446,8 +446,8 @@ def _residual(out, name):
 
 def _mixed_channels(images, kernel):
     channels, size = images.shape[1], kernel.shape[-1]
-    weight = kernel.expand(channels, channels, size, size)
-    return F.conv2d(images, weight, padding=size // 2)
+    padded = F.pad(images, [size // 2] * 4, mode="replicate")
+    return F.conv2d(padded, kernel.expand(channels, channels, size, size))
 
 
 def _no_padding(images, kernel):
@@ -457,7 +457,13 @@ def _no_padding(images, kernel):
 
 def _padding_one(images, kernel):
     channels, size = images.shape[1], kernel.shape[-1]
-    return F.conv2d(images, kernel.expand(channels, 1, size, size), padding=1, groups=channels)
+    padded = F.pad(images, [1] * 4, mode="replicate")
+    return F.conv2d(padded, kernel.expand(channels, 1, size, size), groups=channels)
+
+
+def _zero_padding(images, kernel):
+    channels, size = images.shape[1], kernel.shape[-1]
+    return F.conv2d(images, kernel.expand(channels, 1, size, size), padding=size // 2, groups=channels)
 
 
 def _grey_first(images, kernel):
@@ -529,9 +535,9 @@ q3 = Question("q3", "a fixed high-pass residual, channel by channel", chapter=CH
                 "groups 等于通道数，权重形状为 [C, 1, k, k]"),
         Mistake(_no_padding,
                 "the residual is smaller than the image: without padding a k × k kernel loses k // 2 pixels on "
-                "every side. Pad by k // 2 with zeros (conv2d's padding=) so the residual lines up with the image",
-                "残差比图像小：不填充时，k × k 的卷积核会在每条边上丢掉 k // 2 个像素。请用零填充 k // 2"
-                "（conv2d 的 padding=），让残差和图像对齐"),
+                "every side. Pad every side by k // 2 first, so the residual lines up with the image",
+                "残差比图像小：不填充时，k × k 的卷积核会在每条边上丢掉 k // 2 个像素。请先在每条边上填充 k // 2，"
+                "让残差和图像对齐"),
         Mistake(_padding_one,
                 "the padding is fixed at 1, which keeps the size for a 3 × 3 kernel only: pad by half the kernel's "
                 "size, kernel.shape[-1] // 2",
@@ -544,10 +550,16 @@ q3 = Question("q3", "a fixed high-pass residual, channel by channel", chapter=CH
                 "the kernel was flipped: conv2d computes a cross-correlation, and the kernel is to be applied as it "
                 "is given, exactly as conv2d does",
                 "卷积核被翻转了：conv2d 计算的是互相关，本题要求像 conv2d 那样按给定的样子使用卷积核"),
+        Mistake(_zero_padding,
+                "the borders were padded with zeros (conv2d's padding=), so a flat image gets a bright frame of "
+                "residual at its edges, a trace the detector could learn instead of the real ones. Pad by "
+                "repeating the border pixels: F.pad(..., mode='replicate')",
+                "边界用零填充了（conv2d 的 padding=），于是一张平坦的图像在边缘出现一圈明亮的残差，检测器可能去学这个"
+                "痕迹而不是真正的痕迹。请重复边界像素来填充：F.pad(..., mode='replicate')"),
         Mistake(_reflected_edges,
-                "the borders were padded by reflection: the question asks for zero padding, conv2d's own "
-                "(padding=k // 2), so a detector's first layer and your function agree at the edges",
-                "边界用反射方式填充了：本题要求零填充，即 conv2d 自带的方式（padding=k // 2），这样检测器的第一层和你的函数在边缘处一致"),
+                "the borders were padded by reflection: the question asks for the border pixels repeated "
+                "(mode='replicate'), as the detector's first layer does, so the two agree at the edges",
+                "边界用反射方式填充了：本题要求重复边界像素（mode='replicate'），与检测器的第一层相同，这样两者在边缘处一致"),
         Mistake(_kernel_rescaled,
                 "the kernel was rescaled: use it exactly as given (a high-pass kernel sums to 0, so it cannot be "
                 "normalised to sum to 1 anyway)",
@@ -565,7 +577,7 @@ q3 = Question("q3", "a fixed high-pass residual, channel by channel", chapter=CH
     note=("a depthwise convolution with a fixed kernel: the detector's first layer, which lets it see the "
           "pixel-level traces rather than the picture.",
           "一个卷积核固定的逐通道卷积：这正是检测器的第一层，让它看到像素级的痕迹，而不是画面内容。")),
-    hint="F.conv2d with groups= filters channels separately; what shape must the weight have then, and what padding "
-         "keeps the size for a k × k kernel?",
+    hint="F.conv2d with groups= filters channels separately; what shape must the weight have then? How many pixels "
+         "must F.pad add on each side for a k × k kernel, and with which mode?",
     reference=_high_pass, title_zh="逐通道的固定高通残差",
-    hint_zh="带 groups= 的 F.conv2d 会分别对各通道滤波；那时权重应是什么形状？对 k × k 的卷积核，多少填充能保持尺寸不变？")
+    hint_zh="带 groups= 的 F.conv2d 会分别对各通道滤波；那时权重应是什么形状？对 k × k 的卷积核，F.pad 需要在每边补多少像素、用哪种模式？")
