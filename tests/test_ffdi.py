@@ -11,7 +11,7 @@ from PIL import Image
 
 from utils.data import DataUnavailable
 from utils.ffdi import (CLASSES, BadSubmission, ExtraImagesWarning, FFDIDataset, LabelLine, check_submission,
-                        ffdi_loaders, read_labels, write_submission)
+                        ffdi_loaders, ffdi_root, read_labels, write_submission)
 from utils.imagesets import BadDataFolder
 
 NAMES = ("0a1b.jpg", "1c2d.jpg", "2e3f.jpg", "3a4b.jpg")
@@ -236,6 +236,10 @@ def test_loaders_without_the_data_say_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailable, match=r"were not found: .*ffdi/phase1 does not exist\. Register for the "
                                               r"challenge.*quick profile"):
         ffdi_loaders()
+    with pytest.raises(DataUnavailable, match=r"elsewhere/phase1 does not exist"):
+        ffdi_root(tmp_path / "elsewhere")
+    (tmp_path / "ffdi" / "phase1").mkdir(parents=True)
+    assert ffdi_root() == tmp_path / "ffdi"
 
 
 # ------------------------------------------------------------------------------ the submission file

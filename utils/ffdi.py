@@ -36,7 +36,7 @@ from utils.data import Loaders, Splits, _data_dir, make_loaders
 from utils.imagesets import IMAGE_SUFFIXES, BadDataFolder, read_image
 
 __all__ = ["CLASSES", "BadSubmission", "ExtraImagesWarning", "FFDIDataset", "LabelLine", "check_submission",
-           "ffdi_loaders", "read_labels", "write_submission"]
+           "ffdi_loaders", "ffdi_root", "read_labels", "write_submission"]
 
 #: What the targets mean: 0 is a real image, 1 a fake.
 CLASSES = ("real", "fake")
@@ -238,6 +238,21 @@ class FFDIDataset(Dataset):
         return image, (int(self.targets[index]) if self.targets is not None else self.names[index])
 
 
+def ffdi_root(root=None) -> Path:
+    """The folder that holds the challenge's ``phase1/``: ``root``, or data/ffdi (under $COURSE_DATA when set).
+
+    Raises ``BadDataFolder`` saying where to put the images when ``phase1/`` is not there. Introduced
+    in chapter 14.
+    """
+    root = Path(root).expanduser() if root is not None else _data_dir() / "ffdi"
+    if not (root / "phase1").is_dir():
+        raise BadDataFolder(f"The deepfake challenge's images were not found: {root / 'phase1'} does not exist. "
+                            f"Register for the challenge, download phase 1 and place it there; {HELP} Or use the "
+                            "generated mini set: the quick profile (os.environ['COURSE_PROFILE'] = 'quick' before "
+                            "setup(), then restart the kernel).")
+    return root
+
+
 def ffdi_loaders(batch_size: int = 64, *, root=None, size: int = 64, in_memory: bool = False,
                  augment: Callable | None = None, transform: Callable | None = None, seed: int = 0, device=None,
                  strict: bool = False) -> Loaders:
@@ -250,13 +265,7 @@ def ffdi_loaders(batch_size: int = 64, *, root=None, size: int = 64, in_memory: 
     is no test loader: the challenge's test images have no labels (read them with
     ``FFDIDataset(folder)``, which yields names). Introduced in chapter 14.
     """
-    root = Path(root) if root is not None else _data_dir() / "ffdi"
-    phase1 = root / "phase1"
-    if not phase1.is_dir():
-        raise BadDataFolder(f"The deepfake challenge's images were not found: {phase1} does not exist. Register for "
-                            f"the challenge, download phase 1 and place it there; {HELP} Or use the generated mini "
-                            "set: the quick profile (os.environ['COURSE_PROFILE'] = 'quick' before setup(), then "
-                            "restart the kernel).")
+    phase1 = ffdi_root(root) / "phase1"
 
     def split(name: str, augmenting: bool) -> FFDIDataset:
         return FFDIDataset(phase1 / name, phase1 / f"{name}_label.txt", size=size, in_memory=in_memory,
