@@ -23,6 +23,12 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.augment``    augmentation presets with torchvision's transforms v2, and mixup (chapter 11)
 - ``utils.pretrained`` the course's own pre-trained backbone (cached), transfer tasks, ImageNet's ResNet-18
   (chapter 13)
+- ``utils.ffdi``       the deepfake challenge's files: label files checked line by line, the Dataset, the
+  submission file (chapter 14)
+- ``utils.metrics``    the ROC curve, its AUC and the TPR at a fixed FPR, from scratch (chapter 14)
+- ``utils.fakes``      the generated mini deepfake set in the challenge's layout, one kind of fake held out
+  (chapter 14)
+- ``utils.forensics``  a fixed high-pass layer, the average log spectrum, occlusion maps (chapter 14)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
