@@ -321,7 +321,7 @@ def _check_arguments(size, counts: dict, held_out) -> None:
 
 def make_fakes(root=None, *, size: int = 32, train_size: int = 3000, val_size: int = 1000,
                held_out: str | None = HELD_OUT, seed: int = 0, quiet: bool = False) -> Path:
-    """Generate the mini deepfake set unless a complete one with these settings is there; the folder that holds ``phase1/``.
+    """Generate the mini deepfake set unless a complete one with these settings is there; its root (holding phase1/).
 
     ``train_size`` and ``val_size`` images of size × size pixels: half real, half fake, the fakes
     shared equally among ``FAKE_KINDS``; ``held_out`` (default ``"noise"``) appears only in the
