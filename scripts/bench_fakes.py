@@ -1,6 +1,6 @@
 """Measure the mini deepfake set: generation time, and how learnable each kind of fake is.
 
-    OMP_NUM_THREADS=2 python scripts/bench_fakes.py [--size 32] [--train 2000] [--val 1000] [--epochs 3]
+    OMP_NUM_THREADS=2 python scripts/bench_fakes.py [--size 32] [--train 3000] [--val 1000] [--epochs 4]
                                                     [--seeds 0 1 2] [--held-out noise|none]
                                                     [--runs finetune+hp finetune scratch+hp]
 
@@ -135,9 +135,9 @@ def spectrum_peaks(images, kinds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--train", type=int, default=2000)
+    parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--val", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -186,3 +186,19 @@ def test_the_upsampling_fakes_carry_a_checkerboard():
         return np.median(spreads)
 
     assert phase_spread("upsample") > 3 * phase_spread("real")
+
+
+def test_the_upsampling_fakes_spectrum_peaks_at_the_nyquist_frequency():
+    """Against real crops, their mean log spectrum rises most at (±N/2, ±N/2), (±N/2, 0) or (0, ±N/2)."""
+    from utils.forensics import average_log_spectrum
+
+    real, upsampled = [], []
+    for index in range(60):
+        rng = np.random.default_rng([7, index])
+        crop, _ = fakes._crop(rng, "trainset", 32)
+        real.append(crop)
+        upsampled.append(fakes._upsample(rng, crop, "trainset"))
+    as_batch = [torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2) for images in (real, upsampled)]
+    difference = average_log_spectrum(as_batch[1]) - average_log_spectrum(as_batch[0])
+    top = [divmod(int(index), 32) for index in difference.flatten().topk(3).indices]
+    assert set(top) == {(0, 0), (0, 16), (16, 0)}  # row/column 0 is frequency -16 = -N/2; 16 is 0

@@ -10,7 +10,7 @@ leave:
 - ``upsample``: made at half the size and scaled up 2× by a transposed convolution whose four
   sub-pixel phases sum slightly differently (a generator's learned kernel): the checkerboard,
   periodic with a period of 2 pixels, so its spectrum has peaks at ±N/2 (the Nyquist frequency);
-- ``splice``: a face-swap-style ellipse from another image of the same split, scaled (softer than
+- ``splice``: a face-swap-style ellipse from another crop of the same split, scaled (softer than
   its host), colour-matched and blended in with a feathered edge;
 - ``resample``: scaled down and up again, then compressed as a JPEG at a low quality before the
   final save (double compression, lost detail);
@@ -128,17 +128,16 @@ def _crop(rng: np.random.Generator, split: str, size: int) -> tuple[np.ndarray, 
 
 def _upsample(rng: np.random.Generator, image: np.ndarray, split: str) -> np.ndarray:
     """Half the size, then 2× up by a transposed convolution (4×4, stride 2) whose phases sum unevenly."""
-    import torch
-    import torch.nn.functional as F
-
     size = image.shape[0]
-    small = torch.from_numpy(_resize(image, size // 2)).permute(2, 0, 1)[None]
+    small = np.pad(_resize(image, size // 2), ((1, 1), (1, 1), (0, 0)), mode="edge")
     taps = np.array([0.25, 0.75, 0.75, 0.25])
     kernel = np.outer(taps, taps) + rng.normal(0, UPSAMPLE_PHASE, (4, 4))  # bilinear, plus a learned deviation
-    weight = torch.from_numpy(kernel.astype(np.float32)).expand(3, 1, 4, 4)
-    padded = F.pad(small, (1, 1, 1, 1), mode="replicate")
-    big = F.conv_transpose2d(padded, weight, stride=2, groups=3)[..., 3:3 + size, 3:3 + size]
-    return big[0].permute(1, 2, 0).numpy()
+    side = 2 * len(small) + 2
+    big = np.zeros((side, side, 3), np.float32)
+    for row in range(4):  # each input pixel adds kernel × itself at (2i + row, 2j + col), as torch's conv_transpose2d
+        for col in range(4):
+            big[row:row + 2 * len(small):2, col:col + 2 * len(small):2] += np.float32(kernel[row, col]) * small
+    return big[3:3 + size, 3:3 + size]
 
 
 def _splice(rng: np.random.Generator, image: np.ndarray, split: str) -> np.ndarray:
@@ -320,9 +319,9 @@ def _check_arguments(size, counts: dict, held_out) -> None:
                              "(half real, the other half shared among the kinds of fake)")
 
 
-def make_fakes(root=None, *, size: int = 32, train_size: int = 2000, val_size: int = 1000,
+def make_fakes(root=None, *, size: int = 32, train_size: int = 3000, val_size: int = 1000,
                held_out: str | None = HELD_OUT, seed: int = 0, quiet: bool = False) -> Path:
-    """Generate the mini deepfake set unless a complete one with these settings is there; the folder that holds ``phase1/``.
+    """Generate the mini deepfake set unless a complete one with these settings is there; its root (holding phase1/).
 
     ``train_size`` and ``val_size`` images of size × size pixels: half real, half fake, the fakes
     shared equally among ``FAKE_KINDS``; ``held_out`` (default ``"noise"``) appears only in the
