@@ -24,6 +24,9 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.pretrained`` the course's own pre-trained backbone (cached), transfer tasks, ImageNet's ResNet-18
   (chapter 13)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
+- ``utils.vit``        attention by hand, multi-head self-attention and a small vision transformer (chapter 15)
+- ``utils.scaling``    EfficientNet's compound scaling and a small compound-scaled CNN family (chapter 15)
+- ``utils.compress``   magnitude pruning, dynamic quantisation, size and latency, distillation (chapter 15)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
 
