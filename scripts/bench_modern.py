@@ -111,8 +111,9 @@ def run_seed(seed: int, args, loaders, only) -> dict:
         taught = make_student(args)
         optimizer = torch.optim.AdamW(taught.parameters(), lr=args.lr)
         began = time.perf_counter()
-        distill(taught, resnet, loaders.train, epochs=args.student_epochs, optimizer=optimizer, T=args.T,
-                alpha=args.alpha)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.student_epochs)  # as train() uses
+        distill(taught, resnet, loaders.train, epochs=args.student_epochs, optimizer=optimizer, scheduler=schedule,
+                T=args.T, alpha=args.alpha)
         results["distilled_s"] = time.perf_counter() - began
         results["distilled_acc"] = evaluate(taught, loaders.test)["metric"]
     return results
@@ -150,7 +151,7 @@ def main() -> None:
     parser.add_argument("--resnet-width", type=int, default=12)
     parser.add_argument("--resnet-epochs", type=int, default=8)
     parser.add_argument("--student-width", type=int, default=8)
-    parser.add_argument("--student-epochs", type=int, default=5)
+    parser.add_argument("--student-epochs", type=int, default=10)
     parser.add_argument("--T", type=float, default=4.0)
     parser.add_argument("--alpha", type=float, default=0.9)
     args = parser.parse_args()

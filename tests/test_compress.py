@@ -147,3 +147,12 @@ def test_distill_trains_the_student_and_leaves_the_teacher_alone():
     assert all((a == b).all() for a, b in zip(before, teacher.parameters())) and not teacher.training
     with pytest.raises(ValueError, match="epochs"):
         distill(student, teacher, loader, epochs=0, optimizer=torch.optim.Adam(student.parameters()))
+
+
+def test_distill_steps_the_scheduler_once_per_epoch():
+    teacher, student = mlp(64).eval(), nn.Linear(64, 10)
+    loader = DataLoader(TensorDataset(torch.randn(64, 64), torch.arange(64) % 10), batch_size=32)
+    optimizer = torch.optim.SGD(student.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    distill(student, teacher, loader, epochs=3, optimizer=optimizer, scheduler=scheduler)
+    assert optimizer.param_groups[0]["lr"] == 0.125

@@ -173,13 +173,14 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return alpha * T * T * soft + (1 - alpha) * F.cross_entropy(student_logits, targets)
 
 
-def distill(student: nn.Module, teacher: nn.Module, train_loader, *, epochs: int, optimizer, T: float = 4.0,
-            alpha: float = 0.9) -> list[float]:
+def distill(student: nn.Module, teacher: nn.Module, train_loader, *, epochs: int, optimizer, scheduler=None,
+            T: float = 4.0, alpha: float = 0.9) -> list[float]:
     """Train ``student`` on ``distillation_loss`` against ``teacher``'s outputs; returns each epoch's mean loss.
 
     The teacher runs in eval mode without gradients (its weights and batch-norm statistics stay as
     they are); the student trains as ``fit()`` would train it: zero_grad → forward → loss →
-    backward → step. Measure it afterwards with ``evaluate(student, test_loader)``. Introduced in
+    backward → step, and ``scheduler`` (if any) steps once per epoch, so a comparison with a
+    student trained by ``fit()`` can use the same schedule. Measure it afterwards with ``evaluate(student, test_loader)``. Introduced in
     chapter 15.
     """
     if not isinstance(epochs, int) or epochs < 1:
@@ -203,6 +204,8 @@ def distill(student: nn.Module, teacher: nn.Module, train_loader, *, epochs: int
                 total += float(loss.detach()) * len(targets)
                 count += len(targets)
             losses.append(total / count)
+            if scheduler is not None:
+                scheduler.step()
     finally:
         teacher.train(teacher_mode)
     return losses
