@@ -139,7 +139,7 @@ def test_table_has_a_row_per_setting_and_ratio_one_for_each_plain_run(monkeypatc
     for plain in ("plain (float32)", "DataLoader, 0 workers", "batch size 4"):
         assert by_name[plain]["ratio"] == 1.0
     for row in rows:
-        assert row["device"] == "cpu"
+        assert row["device"] == f"cpu ×{torch.get_num_threads()}"
         if row["images/s"] is None:
             assert row["note"].startswith("GPU only")
         else:

@@ -387,8 +387,13 @@ def _batch_rows(model, settings: SpeedSettings, device: torch.device) -> list[di
             for size, timing in sweep.items()]
 
 
+def _device_label(device: torch.device) -> str:
+    """The device, and for the CPU its thread count: 2 threads on 2 busy cores can be slower than 1."""
+    return f"cpu ×{torch.get_num_threads()}" if device.type == "cpu" else device.type
+
+
 def _row(setting: str, device: torch.device, timing: Timing | None, plain: Timing | None, note) -> dict:
-    row = {"setting": setting, "device": device.type, "images/s": None, "ratio": None, "spread": None,
+    row = {"setting": setting, "device": _device_label(device), "images/s": None, "ratio": None, "spread": None,
            "note": note or ""}
     if timing is not None:
         row.update({"images/s": timing.images_per_s, "ratio": timing.images_per_s / plain.images_per_s,
