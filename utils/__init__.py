@@ -23,6 +23,8 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.augment``    augmentation presets with torchvision's transforms v2, and mixup (chapter 11)
 - ``utils.pretrained`` the course's own pre-trained backbone (cached), transfer tasks, ImageNet's ResNet-18
   (chapter 13)
+- ``utils.speed``      what mixed precision, channels-last, ``torch.compile``, loader workers and batch size
+  buy here, measured as ratios (chapter 15)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
 - ``utils.vit``        attention by hand, multi-head self-attention and a small vision transformer (chapter 15)
 - ``utils.scaling``    EfficientNet's compound scaling and a small compound-scaled CNN family (chapter 15)
