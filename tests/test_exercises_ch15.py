@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.exercise_testing import report_only, stub, verdict  # noqa: F401  (report_only is an autouse fixture)
+from utils.distributed import scaled_lr as course_scaled_lr
 from utils.exercises import ch15 as ex
 from utils.scaling import make_divisible, scaled_cnn, scaled_cnn_config, scaled_cnn_parameters
 
@@ -90,6 +91,9 @@ CATALOGUE = {
         (ex._whole_ratio, "the ratio was rounded down to a whole number"),
         (ex._divided_by_devices, "you divided by the number of devices"),
         (scaled_lr_as_a_string, "should return the learning rate as a number"),
+        (lambda base_lr, base_batch, per_device_batch, world_size, accumulation_steps: course_scaled_lr(
+            base_lr, base_batch=base_batch, batch_per_process=per_device_batch * accumulation_steps,
+            processes=world_size), "another name for utils.distributed.scaled_lr"),
     ],
     "q2": [
         (ex._scaled_by_embedding, "the scores were divided by √E"),

@@ -51,8 +51,11 @@ def _divided_by_devices(base_lr, base_batch, per_device_batch, world_size, accum
     return base_lr * per_device_batch * accumulation_steps / (base_batch * world_size)
 
 
+SCALERS = forbidding("utils.distributed.scaled_lr", ["utils.distributed.scaled_lr"],
+                     why="applies the rule for you", why_zh="它替你套用了这条规则")
+
 q1 = Question("q1", "the learning rate under the linear scaling rule", chapter=CHAPTER, checker=function_checker(
-    "scaled_lr", _scaled_lr, convert=_learning_rate,
+    "scaled_lr", _scaled_lr, convert=_learning_rate, forbid=SCALERS,
     cases=[Case(0.1, 256, 128, 8, 1, note="8 GPUs of 128", note_zh="8 块 GPU，每块 128"),
            Case(3e-4, 64, 32, 2, 4, note="2 GPUs, 4 accumulation steps", note_zh="2 块 GPU，累积 4 步"),
            Case(0.05, 512, 64, 4, 1, note="a global batch smaller than the base", note_zh="全局批量小于基准批量"),
