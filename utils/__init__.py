@@ -24,6 +24,8 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.pretrained`` the course's own pre-trained backbone (cached), transfer tasks, ImageNet's ResNet-18
   (chapter 13)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
+- ``utils.speedrun``   the speed-run recipe (whitening, batch-norm tweaks, lookahead, test-time flip) and its
+  ablation (chapter 15)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
 
