@@ -29,7 +29,14 @@ Each module holds one concern and names the chapter that builds it:
 - ``utils.fakes``      the generated mini deepfake set in the challenge's layout, one kind of fake held out
   (chapter 14)
 - ``utils.forensics``  a fixed high-pass layer, the average log spectrum, occlusion maps (chapter 14)
+- ``utils.speed``      what mixed precision, channels-last, ``torch.compile``, loader workers and batch size
+  buy here, measured as ratios (chapter 15)
 - ``utils.distributed`` several processes under torchrun: ranks, shards, the scaled learning rate (chapter 15)
+- ``utils.speedrun``   the speed-run recipe (whitening, batch-norm tweaks, lookahead, test-time flip) and its
+  ablation (chapter 15)
+- ``utils.vit``        attention by hand, multi-head self-attention and a small vision transformer (chapter 15)
+- ``utils.scaling``    EfficientNet's compound scaling and a small compound-scaled CNN family (chapter 15)
+- ``utils.compress``   magnitude pruning, dynamic quantisation, size and latency, distillation (chapter 15)
 
 and two tools for instructors, which need ``pip install 'dl-course-utils[instructor]'``:
 
