@@ -100,7 +100,7 @@ def _one_class_refused(fn) -> None:
             accident = wrong.en.removeprefix("auc_by_ranks raised ").split(":")[0]
             raise Wrong(f"with every label {which}, auc_by_ranks fails by accident ({accident}) instead of saying "
                         "why: check for one class first and raise ValueError with a message",
-                        f"所有标签都是 {which} 时，auc_by_ranks 意外地出错了（{accident}），而没有说明原因："
+                        zh=f"所有标签都是 {which} 时，auc_by_ranks 意外地出错了（{accident}），而没有说明原因："
                         "请先检查是否只有一类，并抛出带说明的 ValueError") from None
         require(False,
                 f"with every label {which}, auc_by_ranks returns {value!r}, but the AUC is undefined then: there is "
@@ -350,7 +350,7 @@ def _none_is_not_a_verdict(checker):
                 raise
             raise Wrong("first_problem returned None: when the file has no problem, return (0, 'ok'), so that every "
                         "answer is a pair (line number, problem); and check that no path through it ends without a "
-                        "return", "first_problem 返回了 None：文件没有问题时请返回 (0, 'ok')，让每个答案都是一对"
+                        "return", zh="first_problem 返回了 None：文件没有问题时请返回 (0, 'ok')，让每个答案都是一对"
                         "（行号，问题）；再检查它有没有哪条路径结束时没有 return") from None
 
     checked.cases, checked.expected_results = checker.cases, checker.expected_results
