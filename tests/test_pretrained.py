@@ -11,7 +11,7 @@ import torch
 
 from utils import checkpoints, pretrained
 from utils.pretrained import (BackboneSettings, WeightsUnavailable, imagenet_resnet18, pretrained_backbone,
-                              standardise_each, target_task)
+                              sample_per_class, standardise_each, target_task)
 from utils.shapes import NOVEL_CLASSES, SHAPES_CLASSES, render_shapes
 
 TINY = BackboneSettings(images=40, size=8, epochs=1, batch_size=20)  # a second's pre-training
@@ -263,3 +263,13 @@ def test_a_damaged_placed_file_is_named(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailable, match=r"resnet18-f37072fd.pth cannot be used as ResNet-18's ImageNet "
                                                  r"weights .*Delete it"):
         imagenet_resnet18()
+
+
+def test_sample_per_class_takes_count_of_each_class_by_seed():
+    labels = torch.tensor([0, 1, 2] * 7 + [2, 2])
+    chosen = sample_per_class(labels, 3, seed=0)
+    assert chosen.tolist() == sorted(chosen.tolist()) and len(set(chosen.tolist())) == 9
+    assert torch.bincount(labels[chosen]).tolist() == [3, 3, 3]
+    assert torch.equal(chosen, sample_per_class(labels, 3, seed=0))
+    assert not torch.equal(chosen, sample_per_class(labels, 3, seed=1))
+    assert torch.bincount(labels[sample_per_class(labels, 50, seed=0)]).tolist() == [7, 7, 9]  # all there are

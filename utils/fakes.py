@@ -50,7 +50,7 @@ import numpy as np
 from utils.data import _data_dir
 from utils.ffdi import HELP, LABEL_HEADER, SPLITS
 from utils.imagesets import BadDataFolder
-from utils.shapes import PHOTOS, _photos, _remove_abandoned
+from utils.shapes import PHOTOS, _checksum, _folder_problem, _move_into_place, _photos, _remove_abandoned
 
 __all__ = ["FAKE_KINDS", "HELD_OUT", "KINDS", "ImageKind", "make_fakes", "read_kinds"]
 
@@ -235,34 +235,9 @@ def _files_on_disk(root: Path) -> list[str]:
         if phase1.is_dir() else []
 
 
-def _checksum(root: Path, files: list[str]) -> str:
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return digest.hexdigest()
-
-
 def _problem(root: Path, settings: dict) -> str | None:
     """Why the folder at ``root`` is not the complete set asked for; None when it is."""
-    manifest = root / "manifest.json"
-    if not manifest.is_file():
-        return "it has no manifest.json, so it may be incomplete"
-    try:
-        written = json.loads(manifest.read_text())
-    except (OSError, ValueError) as error:
-        return f"its manifest.json cannot be read ({error})"
-    differ = [key for key in settings if written.get(key) != settings[key]]
-    if differ:
-        return "it was made with other settings (" + ", ".join(
-            f"{key} {written.get(key)!r}, not {settings[key]!r}" for key in differ) + ")"
-    files, on_disk = _expected_files(settings), _files_on_disk(root)
-    if on_disk != files:
-        missing, extra = sorted(set(files) - set(on_disk)), sorted(set(on_disk) - set(files))
-        return (f"{len(missing)} of its files are missing ({', '.join(missing[:2])}{', …' if len(missing) > 2 else ''})"
-                if missing else f"it holds files that are not part of the set ({', '.join(extra[:2])})")
-    if _checksum(root, files) != written.get("sha256"):
-        return "its files do not match the checksum in manifest.json (a file was changed)"
-    return None
+    return _folder_problem(root, settings, _expected_files(settings), _files_on_disk(root))
 
 
 def _write(folder: Path, settings: dict) -> None:
@@ -288,21 +263,7 @@ def _write(folder: Path, settings: dict) -> None:
 
 def _replace(work: Path, root: Path, settings: dict) -> None:
     """Rename the finished ``work`` folder to ``root``, moving an outdated ``root`` aside first."""
-    for _ in range(3):
-        if root.exists():
-            if _problem(root, settings) is None:  # another process finished the same set first
-                shutil.rmtree(work)
-                return
-            outdated = root.with_name(f".{root.name}.outdated-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-            os.replace(root, outdated)
-            shutil.rmtree(outdated, ignore_errors=True)
-        try:
-            os.rename(work, root)
-            return
-        except OSError:  # another process put its folder there in the meantime: look again
-            continue
-    raise RuntimeError(f"could not move the new mini deepfake folder {work} to {root}: another process keeps "
-                       "replacing it. Run one notebook at a time, or give each its own root.")
+    _move_into_place(work, root, lambda folder: _problem(folder, settings) is None, "mini deepfake")
 
 
 def _check_arguments(size, counts: dict, held_out) -> None:

@@ -43,7 +43,7 @@ from utils.shapes import NOVEL_CLASSES, render_shapes
 from utils.training import _progress_bar
 
 __all__ = ["BackboneSettings", "TargetTask", "WeightsUnavailable", "imagenet_resnet18", "pretrained_backbone",
-           "standardise_each", "target_task"]
+           "sample_per_class", "standardise_each", "target_task"]
 
 FORMAT = 1  # bump when the cache file's layout changes
 CACHE_NAME = "shapes10-backbone.pt"
@@ -119,8 +119,12 @@ def _digits_as_backbone_input(images: torch.Tensor, size: int) -> torch.Tensor:
     return standardise_each(scaled.expand(-1, 3, -1, -1))
 
 
-def _labels_per_class(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
-    """Indices of ``count`` examples of every class, drawn at random with ``seed``, sorted."""
+def sample_per_class(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """Indices of ``count`` examples of every class, drawn at random with ``seed``, sorted.
+
+    A small labelled set cut from a large one, as transfer learning's targets (chapter 13) and the
+    distilled student of chapter 15 get. Introduced in chapter 13.
+    """
     generator = torch.Generator().manual_seed(seed)
     chosen = []
     for label in labels.unique():
@@ -156,7 +160,7 @@ def target_task(name: str, labels_per_class: int, *, seed: int = 0, size: int = 
         return TargetTask(TensorDataset(*train), TensorDataset(*test), NOVEL_CLASSES)
     splits = digits_splits(0, image=True)
     images, labels = splits.train.tensors
-    chosen = _labels_per_class(labels, labels_per_class, seed)
+    chosen = sample_per_class(labels, labels_per_class, seed)
     train = TensorDataset(_digits_as_backbone_input(images[chosen], size), labels[chosen])
     test_images, test_labels = splits.test.tensors
     return TargetTask(train, TensorDataset(_digits_as_backbone_input(test_images, size), test_labels), DIGITS)

@@ -269,8 +269,12 @@ def _checksum(root: Path, files: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _problem(root: Path, settings: dict) -> str | None:
-    """Why the folder at ``root`` is not the complete set asked for; None when it is."""
+def _folder_problem(root: Path, settings: dict, files: list[str], on_disk: list[str]) -> str | None:
+    """Why a generated folder is not the complete set its manifest should promise; None when it is.
+
+    ``files`` are the files the settings ask for, ``on_disk`` those found under ``root``. Shared by the
+    course's generated sets (Shapes-10 here, the mini deepfake set of ``utils.fakes``).
+    """
     manifest = root / "manifest.json"
     if not manifest.is_file():
         return "it has no manifest.json, so it may be incomplete"
@@ -282,8 +286,6 @@ def _problem(root: Path, settings: dict) -> str | None:
     if differ:
         return "it was made with other settings (" + ", ".join(
             f"{key} {written.get(key)!r}, not {settings[key]!r}" for key in differ) + ")"
-    files = _expected_files(settings["counts"])
-    on_disk = _files_on_disk(root)
     if on_disk != files:
         missing, extra = sorted(set(files) - set(on_disk)), sorted(set(on_disk) - set(files))
         return (f"{len(missing)} of its files are missing ({', '.join(missing[:2])}{', …' if len(missing) > 2 else ''})"
@@ -291,6 +293,11 @@ def _problem(root: Path, settings: dict) -> str | None:
     if _checksum(root, files) != written.get("sha256"):
         return "its files do not match the checksum in manifest.json (a file was changed)"
     return None
+
+
+def _problem(root: Path, settings: dict) -> str | None:
+    """Why the folder at ``root`` is not the complete set asked for; None when it is."""
+    return _folder_problem(root, settings, _expected_files(settings["counts"]), _files_on_disk(root))
 
 
 def _write(folder: Path, settings: dict) -> None:
@@ -329,11 +336,15 @@ def _remove_abandoned(root: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _replace(work: Path, root: Path, settings: dict) -> None:
-    """Rename the finished ``work`` folder to ``root``, moving an outdated ``root`` aside first."""
+def _move_into_place(work: Path, root: Path, complete: Callable[[Path], bool], what: str) -> None:
+    """Rename the finished ``work`` folder to ``root``, moving an outdated ``root`` aside first.
+
+    ``complete(root)`` says whether a folder already at ``root`` is the set asked for (another process
+    finished it first); ``what`` names the set in the error. Shared with ``utils.fakes``.
+    """
     for _ in range(3):
         if root.exists():
-            if _problem(root, settings) is None:  # another process finished the same set first
+            if complete(root):  # another process finished the same set first
                 shutil.rmtree(work)
                 return
             outdated = root.with_name(f".{root.name}.outdated-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -344,8 +355,13 @@ def _replace(work: Path, root: Path, settings: dict) -> None:
             return
         except OSError:  # another process put its folder there in the meantime: look again
             continue
-    raise RuntimeError(f"could not move the new Shapes-10 folder {work} to {root}: another process keeps "
+    raise RuntimeError(f"could not move the new {what} folder {work} to {root}: another process keeps "
                        "replacing it. Run one notebook at a time, or give each its own root.")
+
+
+def _replace(work: Path, root: Path, settings: dict) -> None:
+    """Rename the finished ``work`` folder to ``root``, moving an outdated ``root`` aside first."""
+    _move_into_place(work, root, lambda folder: _problem(folder, settings) is None, "Shapes-10")
 
 
 def _unsafe_to_replace(root: Path) -> bool:
